@@ -1,0 +1,197 @@
+package events
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream, bucket and consumer names.
+const (
+	// StreamQueries is the durable global queue and the query lifecycle log.
+	StreamQueries = "QUERIES"
+	// StreamFragments carries fragments to executor-proxies, one subject per cluster.
+	StreamFragments = "FRAGMENTS"
+
+	// BucketQueryStatus is the KV view of each query's latest state (key = query ID).
+	BucketQueryStatus = "SLUICE_QUERY_STATUS"
+	// BucketClusters holds executor-proxy heartbeats (key = cluster name); entries expire
+	// when heartbeats stop.
+	BucketClusters = "SLUICE_CLUSTERS"
+	// BucketLeases holds leader leases (key = role, e.g. "admission").
+	BucketLeases = "SLUICE_LEASES"
+	// BucketConfig holds shared configuration such as the slug secret.
+	BucketConfig = "SLUICE_CONFIG"
+
+	// ConsumerPlacement is placement's durable consumer of admitted queries.
+	ConsumerPlacement = "placement"
+	// ConsumerScheduler is fragment-scheduling's durable consumer of placed queries.
+	ConsumerScheduler = "scheduler"
+	// ConsumerStatusView is ingest's durable consumer that maintains BucketQueryStatus.
+	ConsumerStatusView = "status-view"
+
+	// KeySlugSecret is the BucketConfig key of the HMAC secret that signs client URLs.
+	KeySlugSecret = "slug-secret"
+)
+
+// ExecutorConsumer is the durable consumer name of one cluster's executor-proxy.
+func ExecutorConsumer(cluster string) string { return "executor-" + cluster }
+
+// Topology tunes the stream and bucket definitions. The zero value is not valid; use
+// DefaultTopology.
+type Topology struct {
+	// Replicas is the replication factor of every stream and bucket (1 embedded, 3 in a cluster).
+	Replicas int
+	// QueryRetention bounds how long lifecycle events are kept.
+	QueryRetention time.Duration
+	// DuplicateWindow is how long a Nats-Msg-Id is remembered. It must exceed any retry
+	// horizon of a publisher.
+	DuplicateWindow time.Duration
+	// HeartbeatTTL: a cluster entry without a heartbeat for this long disappears.
+	HeartbeatTTL time.Duration
+	// LeaseTTL: a leader that stops renewing loses its lease after this long.
+	LeaseTTL time.Duration
+	// StatusRetention bounds how long a finished query's status is kept.
+	StatusRetention time.Duration
+}
+
+// DefaultTopology is the single-node embedded topology.
+func DefaultTopology() Topology {
+	return Topology{
+		Replicas:        1,
+		QueryRetention:  7 * 24 * time.Hour,
+		DuplicateWindow: time.Hour,
+		HeartbeatTTL:    3 * time.Second,
+		LeaseTTL:        2 * time.Second,
+		StatusRetention: 24 * time.Hour,
+	}
+}
+
+// QueriesStream defines the QUERIES stream: file storage, limits retention (the log is the
+// truth and is replayed), deduplicated by Nats-Msg-Id.
+func (t Topology) QueriesStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        StreamQueries,
+		Description: "Sluice global queue and query lifecycle log",
+		Subjects:    []string{SubjectQueryAll},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+		MaxAge:      t.QueryRetention,
+		Duplicates:  t.DuplicateWindow,
+		Discard:     jetstream.DiscardOld,
+	}
+}
+
+// FragmentsStream defines the FRAGMENTS stream: a work queue, a fragment is removed once
+// the executor that ran it acknowledged it.
+func (t Topology) FragmentsStream() jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        StreamFragments,
+		Description: "Sluice fragments, one subject per cluster",
+		Subjects:    []string{SubjectFragmentAll},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    t.Replicas,
+		Duplicates:  t.DuplicateWindow,
+	}
+}
+
+// Buckets defines every KV bucket.
+func (t Topology) Buckets() []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{Bucket: BucketQueryStatus, Description: "latest state of each query (derived view)", History: 1, TTL: t.StatusRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: BucketClusters, Description: "executor-proxy heartbeats", History: 1, TTL: t.HeartbeatTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: BucketLeases, Description: "leader leases; the revision fences the leader's writes", History: 1, TTL: t.LeaseTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: BucketConfig, Description: "shared configuration", History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+	}
+}
+
+// PlacementConsumer is placement's durable consumer of admitted queries.
+func PlacementConsumer(ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerPlacement,
+		FilterSubject: SubjectAdmitted,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: 10000,
+	}
+}
+
+// SchedulerConsumer is fragment-scheduling's durable consumer of placed queries.
+func SchedulerConsumer(ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerScheduler,
+		FilterSubject: SubjectPlaced,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: 10000,
+	}
+}
+
+// StatusViewConsumer is ingest's durable consumer that folds every lifecycle event into
+// BucketQueryStatus.
+func StatusViewConsumer() jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ConsumerStatusView,
+		FilterSubject: SubjectQueryAll,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       10 * time.Second,
+		MaxAckPending: 10000,
+	}
+}
+
+// ExecutorConsumerConfig is one cluster's durable consumer of fragments. MaxAckPending is
+// the prefetch window: slots times the per-slot prefetch.
+func ExecutorConsumerConfig(cluster string, maxAckPending int, ackWait time.Duration) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ExecutorConsumer(cluster),
+		FilterSubject: FragmentSubject(cluster),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		AckWait:       ackWait,
+		MaxAckPending: maxAckPending,
+	}
+}
+
+// Ensure creates or updates every stream and bucket of the topology. It is idempotent and
+// safe to call from every service at start.
+func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
+	for _, cfg := range []jetstream.StreamConfig{t.QueriesStream(), t.FragmentsStream()} {
+		if _, err := js.CreateOrUpdateStream(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure stream %s: %w", cfg.Name, err)
+		}
+	}
+	for _, cfg := range t.Buckets() {
+		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	return nil
+}
+
+// WaitReady polls until JetStream answers (a cluster has elected its meta leader) or ctx ends.
+func WaitReady(ctx context.Context, js jetstream.JetStream) error {
+	for {
+		_, err := js.AccountInfo(ctx)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && ctx.Err() != nil {
+			return fmt.Errorf("jetstream not ready: %w", err)
+		}
+		t := time.NewTimer(50 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("jetstream not ready: %w", err)
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,87 @@
+package events
+
+import (
+	"fmt"
+	"regexp"
+)
+
+// Subjects of the QUERIES stream: the global queue and every query lifecycle event. One
+// subject per event type, so that each consumer filters exactly what it folds.
+const (
+	// SubjectQueryPrefix is the common prefix of every query lifecycle subject.
+	SubjectQueryPrefix = "sluice.query."
+	// SubjectQueryAll matches every query lifecycle subject.
+	SubjectQueryAll = "sluice.query.>"
+
+	// SubjectSubmitted: ingest accepted a query into the global queue.
+	SubjectSubmitted = "sluice.query.submitted"
+	// SubjectCancelRequested: a client asked to cancel a query.
+	SubjectCancelRequested = "sluice.query.cancel-requested"
+	// SubjectAdmitted: admission let the query run (it now holds a fleet-wide slot).
+	SubjectAdmitted = "sluice.query.admitted"
+	// SubjectRejected: admission refused the query (terminal).
+	SubjectRejected = "sluice.query.rejected"
+	// SubjectPlaced: placement chose a cluster.
+	SubjectPlaced = "sluice.query.placed"
+	// SubjectStarted: an executor-proxy started the query and can serve its results.
+	SubjectStarted = "sluice.query.started"
+	// SubjectFinished: the query completed successfully (terminal).
+	SubjectFinished = "sluice.query.finished"
+	// SubjectFailed: the query failed (terminal).
+	SubjectFailed = "sluice.query.failed"
+	// SubjectCanceled: the query was canceled (terminal).
+	SubjectCanceled = "sluice.query.canceled"
+
+	// SubjectFragmentPrefix is the prefix of per-cluster fragment subjects.
+	SubjectFragmentPrefix = "sluice.fragment."
+	// SubjectFragmentAll matches every fragment subject.
+	SubjectFragmentAll = "sluice.fragment.>"
+)
+
+// TerminalSubjects are the subjects whose events end a query. Exactly one of them is stored
+// per query: they share the dedup key MsgIDTerminal.
+var TerminalSubjects = []string{SubjectFinished, SubjectFailed, SubjectCanceled, SubjectRejected}
+
+// IsTerminal reports whether an event on subject ends its query.
+func IsTerminal(subject string) bool {
+	for _, s := range TerminalSubjects {
+		if s == subject {
+			return true
+		}
+	}
+	return false
+}
+
+var clusterName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+// ValidateClusterName checks that name can be used as a subject token and KV key.
+func ValidateClusterName(name string) error {
+	if !clusterName.MatchString(name) {
+		return fmt.Errorf("%w: cluster name %q must match %s", ErrInvalidName, name, clusterName)
+	}
+	return nil
+}
+
+// FragmentSubject is the subject carrying fragments for one cluster.
+func FragmentSubject(cluster string) string { return SubjectFragmentPrefix + cluster }
+
+// Deterministic Nats-Msg-Id values: `<queryId>:<step>`. A re-publish after a crash carries
+// the same ID and is dropped by the stream's duplicate window.
+func MsgIDSubmitted(queryID string) string       { return queryID + ":submitted" }
+func MsgIDCancelRequested(queryID string) string { return queryID + ":cancel-requested" }
+func MsgIDAdmitted(queryID string) string        { return queryID + ":admitted" }
+func MsgIDPlaced(queryID string, attempt int) string {
+	return fmt.Sprintf("%s:placed:%d", queryID, attempt)
+}
+func MsgIDStarted(queryID string, attempt int) string {
+	return fmt.Sprintf("%s:started:%d", queryID, attempt)
+}
+
+// MsgIDTerminal is shared by every terminal event (finished, failed, canceled, rejected) so
+// that the stream keeps only the first one: a query ends exactly once.
+func MsgIDTerminal(queryID string) string { return queryID + ":terminal" }
+
+// MsgIDFragment identifies one dispatch of one fragment.
+func MsgIDFragment(queryID, fragmentID string, attempt int) string {
+	return fmt.Sprintf("%s:fragment:%s:%d", queryID, fragmentID, attempt)
+}

@@ -1,0 +1,202 @@
+package events
+
+import "time"
+
+// CloudEvents types, one per payload.
+const (
+	TypeQuerySubmitted       = "io.sluice.query.submitted.v1"
+	TypeQueryCancelRequested = "io.sluice.query.cancel-requested.v1"
+	TypeQueryAdmitted        = "io.sluice.query.admitted.v1"
+	TypeQueryRejected        = "io.sluice.query.rejected.v1"
+	TypeQueryPlaced          = "io.sluice.query.placed.v1"
+	TypeQueryStarted         = "io.sluice.query.started.v1"
+	TypeQueryFinished        = "io.sluice.query.finished.v1"
+	TypeQueryFailed          = "io.sluice.query.failed.v1"
+	TypeQueryCanceled        = "io.sluice.query.canceled.v1"
+	TypeFragment             = "io.sluice.fragment.v1"
+)
+
+// TypeForSubject maps a lifecycle subject to its CloudEvents type.
+var TypeForSubject = map[string]string{
+	SubjectSubmitted:       TypeQuerySubmitted,
+	SubjectCancelRequested: TypeQueryCancelRequested,
+	SubjectAdmitted:        TypeQueryAdmitted,
+	SubjectRejected:        TypeQueryRejected,
+	SubjectPlaced:          TypeQueryPlaced,
+	SubjectStarted:         TypeQueryStarted,
+	SubjectFinished:        TypeQueryFinished,
+	SubjectFailed:          TypeQueryFailed,
+	SubjectCanceled:        TypeQueryCanceled,
+}
+
+// Protocol is the client header family a query arrived with.
+type Protocol string
+
+// Header families.
+const (
+	ProtocolTrino  Protocol = "trino"
+	ProtocolPresto Protocol = "presto"
+)
+
+// QuerySpec is everything that defines a query, captured from the client's POST. It travels
+// with the query to the executor.
+type QuerySpec struct {
+	ID               string            `json:"id"`
+	SQL              string            `json:"sql"`
+	Protocol         Protocol          `json:"protocol"`
+	User             string            `json:"user"`
+	OriginalUser     string            `json:"originalUser,omitempty"`
+	Source           string            `json:"source,omitempty"`
+	Catalog          string            `json:"catalog,omitempty"`
+	Schema           string            `json:"schema,omitempty"`
+	Path             string            `json:"path,omitempty"`
+	TimeZone         string            `json:"timeZone,omitempty"`
+	Language         string            `json:"language,omitempty"`
+	TraceToken       string            `json:"traceToken,omitempty"`
+	ClientInfo       string            `json:"clientInfo,omitempty"`
+	ClientTags       []string          `json:"clientTags,omitempty"`
+	Session          map[string]string `json:"session,omitempty"`
+	Roles            map[string]string `json:"roles,omitempty"`
+	PreparedStmts    map[string]string `json:"preparedStatements,omitempty"`
+	ExtraCredentials map[string]string `json:"extraCredentials,omitempty"`
+	ResourceEstimate map[string]string `json:"resourceEstimate,omitempty"`
+	RoutingGroup     string            `json:"routingGroup,omitempty"`
+	TransactionID    string            `json:"transactionId,omitempty"`
+	SubmittedAt      time.Time         `json:"submittedAt"`
+}
+
+// QuerySubmitted is published by ingest once the query is accepted.
+type QuerySubmitted struct {
+	Query QuerySpec `json:"query"`
+}
+
+// QueryCancelRequested is published by ingest when a client cancels.
+type QueryCancelRequested struct {
+	QueryID string `json:"queryId"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// QueryAdmitted is published by the admission leader. LeaseRevision is the fencing token of
+// the leader that decided.
+type QueryAdmitted struct {
+	Query         QuerySpec `json:"query"`
+	Group         string    `json:"group"`
+	LeaseRevision uint64    `json:"leaseRevision"`
+	AdmittedAt    time.Time `json:"admittedAt"`
+}
+
+// QueryPlaced is published by placement with the chosen cluster.
+type QueryPlaced struct {
+	Query    QuerySpec `json:"query"`
+	Cluster  string    `json:"cluster"`
+	Attempt  int       `json:"attempt"`
+	PlacedAt time.Time `json:"placedAt"`
+	// Reason explains the choice (scores of the candidates).
+	Reason string `json:"reason,omitempty"`
+}
+
+// QueryStarted is published by the executor-proxy that runs the query. NextURI is the
+// absolute executing URL the client is handed over to.
+type QueryStarted struct {
+	QueryID   string    `json:"queryId"`
+	Cluster   string    `json:"cluster"`
+	Attempt   int       `json:"attempt"`
+	NextURI   string    `json:"nextUri"`
+	StartedAt time.Time `json:"startedAt"`
+}
+
+// QueryEnded is the payload of every terminal event: finished, failed, canceled, rejected.
+type QueryEnded struct {
+	QueryID string    `json:"queryId"`
+	Cluster string    `json:"cluster,omitempty"`
+	EndedAt time.Time `json:"endedAt"`
+	// Error is set for failed, canceled and rejected queries.
+	Error *QueryErrorInfo `json:"error,omitempty"`
+	// Rows is the number of result rows of a finished query.
+	Rows int64 `json:"rows,omitempty"`
+	// By names the component that ended the query.
+	By string `json:"by"`
+}
+
+// QueryErrorInfo is the protocol error carried by terminal events (the JSON shape of the
+// client protocol's QueryError).
+type QueryErrorInfo struct {
+	Message   string `json:"message"`
+	ErrorCode int    `json:"errorCode"`
+	ErrorName string `json:"errorName"`
+	ErrorType string `json:"errorType"`
+	Line      int    `json:"lineNumber,omitempty"`
+	Column    int    `json:"columnNumber,omitempty"`
+}
+
+// Fragment is one unit of work for an executor-proxy. For SQL queries a fragment is the whole
+// query.
+type Fragment struct {
+	Query      QuerySpec `json:"query"`
+	FragmentID string    `json:"fragmentId"`
+	Cluster    string    `json:"cluster"`
+	Attempt    int       `json:"attempt"`
+	// SQL is the text the executor runs for this fragment.
+	SQL string `json:"sql"`
+}
+
+// ClusterState is the lifecycle state a cluster reports.
+type ClusterState string
+
+// Cluster states.
+const (
+	ClusterStarting    ClusterState = "starting"
+	ClusterReady       ClusterState = "ready"
+	ClusterUnhealthy   ClusterState = "unhealthy"
+	ClusterDraining    ClusterState = "draining"
+	ClusterDrained     ClusterState = "drained"
+	ClusterDeactivated ClusterState = "deactivated"
+)
+
+// ClusterHeartbeat is the value an executor-proxy puts into BucketClusters under its name.
+type ClusterHeartbeat struct {
+	Name    string       `json:"name"`
+	URL     string       `json:"url"`
+	Engine  string       `json:"engine"`
+	State   ClusterState `json:"state"`
+	Slots   int          `json:"slots"`
+	Running int          `json:"running"`
+	Queued  int          `json:"queued"`
+	At      time.Time    `json:"at"`
+}
+
+// QueryState is the state recorded in the status view.
+type QueryState string
+
+// Query states of the status view, in lifecycle order.
+const (
+	StateQueued   QueryState = "QUEUED"
+	StateAdmitted QueryState = "ADMITTED"
+	StatePlaced   QueryState = "PLACED"
+	StateRunning  QueryState = "RUNNING"
+	StateFinished QueryState = "FINISHED"
+	StateFailed   QueryState = "FAILED"
+	StateCanceled QueryState = "CANCELED"
+)
+
+// Terminal reports whether the state ends the query.
+func (s QueryState) Terminal() bool {
+	return s == StateFinished || s == StateFailed || s == StateCanceled
+}
+
+// QueryStatus is the value of BucketQueryStatus under a query ID: a fold of the query's
+// lifecycle events. Seq is the stream sequence of the last event applied, which makes the
+// fold idempotent.
+type QueryStatus struct {
+	Query           QuerySpec       `json:"query"`
+	State           QueryState      `json:"state"`
+	Cluster         string          `json:"cluster,omitempty"`
+	NextURI         string          `json:"nextUri,omitempty"`
+	Error           *QueryErrorInfo `json:"error,omitempty"`
+	CancelRequested bool            `json:"cancelRequested,omitempty"`
+	AdmittedAt      time.Time       `json:"admittedAt,omitzero"`
+	StartedAt       time.Time       `json:"startedAt,omitzero"`
+	EndedAt         time.Time       `json:"endedAt,omitzero"`
+	Attempts        int             `json:"attempts,omitempty"`
+	Seq             uint64          `json:"seq"`
+}

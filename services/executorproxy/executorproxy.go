@@ -1,0 +1,201 @@
+// Package executorproxy runs one cluster (or executor pool) for Sluice. With the duckdb
+// backend the cluster is an in-process DuckDB over Parquet catalogs: the proxy pulls its
+// fragments from the FRAGMENTS stream with a bounded prefetch window, runs them in a fixed
+// number of slots, serves result pages to clients over the executing URLs of the client
+// protocol, reports lifecycle events and heartbeats its capacity. It also accepts
+// POST /v1/statement directly, like a standalone coordinator.
+//
+// Consumes: sluice.fragment.<cluster> (durable consumer "executor-<cluster>"),
+// sluice.query.cancel-requested. Publishes: sluice.query.started, .finished, .failed,
+// .canceled; heartbeats into the SLUICE_CLUSTERS bucket.
+package executorproxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/pkg/tpchgen"
+	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
+	"github.com/sluicehq/sluice/services/executorproxy/internal/results"
+	"go.opentelemetry.io/otel"
+)
+
+// Config of one executor-proxy (environment variables SLUICE_*).
+type Config struct {
+	Cluster           string        `envconfig:"CLUSTER" default:"local-1" desc:"cluster name (subject token: letters, digits, - and _)"`
+	HTTPAddr          string        `envconfig:"EXECUTOR_HTTP_ADDR" default:"127.0.0.1:8081" desc:"listen address of the cluster's own protocol endpoint (executing URLs, direct POST)"`
+	PublicURL         string        `envconfig:"EXECUTOR_PUBLIC_URL" desc:"external base URL of this cluster (default http://<listen address>)"`
+	NatsURL           string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
+	Slots             int           `envconfig:"SLOTS" default:"4" desc:"queries this cluster runs at once"`
+	Prefetch          int           `envconfig:"PREFETCH" default:"1" desc:"fragments pulled ahead per slot (the prefetch window is SLOTS x PREFETCH)"`
+	AckWait           time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+	Threads           int           `envconfig:"DUCKDB_THREADS" default:"0" desc:"DuckDB worker threads (0: DuckDB's default)"`
+	DataDir           string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory; TPC-H Parquet files live in <dir>/tpch/<schema>"`
+	TPCHScale         float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate and expose besides tiny (e.g. 1 for schema sf1)"`
+	ResultBufferBytes int           `envconfig:"RESULT_BUFFER_BYTES" default:"16777216" desc:"unread result bytes buffered per query before the query waits for its client"`
+	ClientTimeout     time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"results no client fetched for this long are dropped (ABANDONED_QUERY)"`
+	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"500ms" desc:"heartbeat period"`
+
+	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
+	Server *server.Server `ignored:"true"`
+	// Listener, when set, is used instead of listening on HTTPAddr.
+	Listener net.Listener `ignored:"true"`
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger `ignored:"true"`
+	// Topology defaults to events.DefaultTopology().
+	Topology *events.Topology `ignored:"true"`
+	// Ready, when set, is called with the cluster's base URL once it takes work.
+	Ready func(baseURL string) `ignored:"true"`
+}
+
+// TPCHCatalogs returns the TPC-H catalog served from dataDir: schema tiny always, plus the
+// schema of scale when scale > 0 and it is not tiny.
+func TPCHCatalogs(dataDir string, scale float64) (engine.Catalog, map[string]float64) {
+	scales := map[string]float64{tpchgen.SchemaName(0.01): 0.01}
+	if scale > 0 {
+		scales[tpchgen.SchemaName(scale)] = scale
+	}
+	c := engine.Catalog{Name: "tpch", Schemas: map[string]string{}}
+	for name := range scales {
+		c.Schemas[name] = filepath.Join(dataDir, "tpch", name)
+	}
+	return c, scales
+}
+
+// EnsureTPCH generates the TPC-H Parquet files under dataDir that are missing.
+func EnsureTPCH(ctx context.Context, dataDir string, scale float64, log *slog.Logger) error {
+	cat, scales := TPCHCatalogs(dataDir, scale)
+	var missing bool
+	for name := range scales {
+		if !tpchgen.Exists(cat.Schemas[name]) {
+			missing = true
+		}
+	}
+	if !missing {
+		return nil
+	}
+	db, err := engine.Open(ctx, 0, nil)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for name, sc := range scales {
+		dir := cat.Schemas[name]
+		if tpchgen.Exists(dir) {
+			continue
+		}
+		start := time.Now()
+		if err := tpchgen.Generate(ctx, db.DB(), dir, sc); err != nil {
+			return fmt.Errorf("generate tpch.%s: %w", name, err)
+		}
+		log.Info("generated TPC-H data", "schema", "tpch."+name, "dir", dir, "took", time.Since(start).Round(time.Millisecond))
+	}
+	return nil
+}
+
+// Run serves the cluster until ctx ends. On shutdown it stops pulling fragments, reports
+// itself draining, lets running queries finish for a short grace period, then stops.
+func Run(ctx context.Context, cfg Config) error {
+	if err := events.ValidateClusterName(cfg.Cluster); err != nil {
+		return err
+	}
+	if cfg.Slots <= 0 || cfg.Prefetch <= 0 {
+		return fmt.Errorf("executor-proxy: SLOTS and PREFETCH must be > 0 (got %d, %d)", cfg.Slots, cfg.Prefetch)
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", "executor-proxy", "cluster", cfg.Cluster)
+	topo := events.DefaultTopology()
+	if cfg.Topology != nil {
+		topo = *cfg.Topology
+	}
+	if err := EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, log); err != nil {
+		return err
+	}
+	cat, _ := TPCHCatalogs(cfg.DataDir, cfg.TPCHScale)
+	db, err := engine.Open(ctx, cfg.Threads, []engine.Catalog{cat})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-executor-"+cfg.Cluster)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := events.WaitReady(ctx, conn.JS); err != nil {
+		return err
+	}
+	if err := topo.Ensure(ctx, conn.JS); err != nil {
+		return err
+	}
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("executor-proxy: listen %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	base := cfg.PublicURL
+	if base == "" {
+		base = "http://" + ln.Addr().String()
+	}
+	tracer := otel.Tracer("sluice/executorproxy")
+	x := &executor{
+		cfg: cfg, log: log, db: db, js: conn.JS, base: base, tracer: tracer,
+		pub:   events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer),
+		store: results.NewStore(), slots: make(chan struct{}, cfg.Slots),
+		canceled: map[string]string{}, state: events.ClusterReady,
+	}
+	srv := &http.Server{Handler: x.routes(), ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+
+	if err := x.watchCancels(ctx); err != nil {
+		return err
+	}
+	hbCtx, stopHB := context.WithCancel(context.WithoutCancel(ctx))
+	hbDone := make(chan struct{})
+	go func() { defer close(hbDone); x.heartbeat(hbCtx) }()
+	defer func() { stopHB(); <-hbDone }()
+	go x.janitor(ctx)
+
+	cc, err := x.consume(ctx)
+	if err != nil {
+		return err
+	}
+	log.Info("executor-proxy ready", "url", base, "slots", cfg.Slots)
+	if cfg.Ready != nil {
+		cfg.Ready(base)
+	}
+	select {
+	case err := <-errc:
+		cc.Stop()
+		return fmt.Errorf("executor-proxy: serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Ordered drain: stop pulling, report draining, give running queries a grace period.
+	cc.Stop()
+	x.setState(events.ClusterDraining)
+	x.drain(3 * time.Second)
+	return nil
+}
+
+// errDraining: the executor is shutting down and cannot take the fragment.
+var errDraining = errors.New("executor-proxy: draining")

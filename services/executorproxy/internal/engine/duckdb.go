@@ -1,0 +1,201 @@
+// Package engine runs SQL on an in-process DuckDB whose catalogs are Parquet files, and
+// streams the results, encoded for the Trino wire, into a result sink.
+package engine
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/services/executorproxy/internal/trinowire"
+)
+
+// Catalog is a named catalog of schemas; each schema is a directory of <table>.parquet files.
+type Catalog struct {
+	Name    string
+	Schemas map[string]string
+}
+
+// Sink receives a query's results.
+type Sink interface {
+	SetColumns([]protocol.Column)
+	Append(ctx context.Context, row []any, size int) error
+}
+
+// DuckDB is one cluster's DuckDB instance.
+type DuckDB struct {
+	db *sql.DB
+}
+
+var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Open starts an in-memory DuckDB with threads worker threads and attaches the catalogs as
+// views over their Parquet files.
+func Open(ctx context.Context, threads int, catalogs []Catalog) (*DuckDB, error) {
+	db, err := sql.Open("duckdb", "")
+	if err != nil {
+		return nil, fmt.Errorf("engine: open duckdb: %w", err)
+	}
+	e := &DuckDB{db: db}
+	if threads > 0 {
+		if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads TO %d", threads)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("engine: %w", err)
+		}
+	}
+	for _, c := range catalogs {
+		if err := e.attach(ctx, c); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return e, nil
+}
+
+func (e *DuckDB) attach(ctx context.Context, c Catalog) error {
+	if !ident.MatchString(c.Name) {
+		return fmt.Errorf("engine: bad catalog name %q", c.Name)
+	}
+	if _, err := e.db.ExecContext(ctx, fmt.Sprintf("ATTACH ':memory:' AS %s", c.Name)); err != nil {
+		return fmt.Errorf("engine: attach %s: %w", c.Name, err)
+	}
+	names := make([]string, 0, len(c.Schemas))
+	for s := range c.Schemas {
+		names = append(names, s)
+	}
+	sort.Strings(names)
+	for _, schema := range names {
+		dir := c.Schemas[schema]
+		if !ident.MatchString(schema) {
+			return fmt.Errorf("engine: bad schema name %q", schema)
+		}
+		if _, err := e.db.ExecContext(ctx, fmt.Sprintf("CREATE SCHEMA %s.%s", c.Name, schema)); err != nil {
+			return fmt.Errorf("engine: schema %s.%s: %w", c.Name, schema, err)
+		}
+		files, err := filepath.Glob(filepath.Join(dir, "*.parquet"))
+		if err != nil {
+			return err
+		}
+		for _, f := range files {
+			table := strings.TrimSuffix(filepath.Base(f), ".parquet")
+			if !ident.MatchString(table) {
+				continue
+			}
+			abs, _ := filepath.Abs(f)
+			q := fmt.Sprintf("CREATE VIEW %s.%s.%s AS SELECT * FROM read_parquet('%s')", c.Name, schema, table, strings.ReplaceAll(abs, "'", "''"))
+			if _, err := e.db.ExecContext(ctx, q); err != nil {
+				return fmt.Errorf("engine: table %s.%s.%s: %w", c.Name, schema, table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// Close releases DuckDB.
+func (e *DuckDB) Close() error { return e.db.Close() }
+
+// DB exposes the database for data generation and tests.
+func (e *DuckDB) DB() *sql.DB { return e.db }
+
+// Run executes query (whose session supplies the default catalog, schema and time zone)
+// and streams its rows into sink. It returns the protocol error of a failure, or nil.
+func (e *DuckDB) Run(ctx context.Context, spec events.QuerySpec, query string, sink Sink) *protocol.QueryError {
+	conn, err := e.db.Conn(ctx)
+	if err != nil {
+		return trinowire.ErrorFromDuckDB(err, query)
+	}
+	defer conn.Close()
+	if qe := e.useSession(ctx, conn, spec); qe != nil {
+		return qe
+	}
+	rows, err := conn.QueryContext(ctx, query)
+	if err != nil {
+		return e.failure(ctx, err, query)
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return e.failure(ctx, err, query)
+	}
+	enc, err := trinowire.NewRowEncoder(cts)
+	if err != nil {
+		return protocol.NewError(protocol.NotSupported, "%v", err)
+	}
+	sink.SetColumns(enc.Columns())
+	targets := enc.ScanTargets()
+	for rows.Next() {
+		if err := rows.Scan(targets...); err != nil {
+			return e.failure(ctx, err, query)
+		}
+		row := enc.Encode()
+		if err := sink.Append(ctx, row, trinowire.EstimateSize(row)); err != nil {
+			return e.failure(ctx, err, query)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return e.failure(ctx, err, query)
+	}
+	return nil
+}
+
+func (e *DuckDB) failure(ctx context.Context, err error, query string) *protocol.QueryError {
+	if cause := context.Cause(ctx); cause != nil {
+		var qe *protocol.QueryError
+		if errors.As(cause, &qe) {
+			return qe
+		}
+	}
+	return trinowire.ErrorFromDuckDB(err, query)
+}
+
+// useSession resets the connection to the session's catalog and schema (DuckDB's default
+// database when the session names none) and time zone.
+func (e *DuckDB) useSession(ctx context.Context, conn *sql.Conn, spec events.QuerySpec) *protocol.QueryError {
+	target := "memory.main"
+	switch {
+	case spec.Catalog != "" && spec.Schema != "":
+		target = quoteIdent(spec.Catalog) + "." + quoteIdent(spec.Schema)
+	case spec.Catalog != "":
+		target = quoteIdent(spec.Catalog)
+	}
+	if _, err := conn.ExecContext(ctx, "USE "+target); err != nil {
+		if spec.Catalog != "" && !e.catalogExists(ctx, conn, spec.Catalog) {
+			return protocol.NewError(protocol.CatalogNotFound, "Catalog '%s' not found", spec.Catalog)
+		}
+		if spec.Schema != "" {
+			return protocol.NewError(protocol.SchemaNotFound, "Schema '%s' does not exist", spec.Schema)
+		}
+		return trinowire.ErrorFromDuckDB(err, "USE "+target)
+	}
+	tz := spec.TimeZone
+	if tz == "" {
+		tz = "UTC"
+	}
+	if _, err := conn.ExecContext(ctx, "SET TimeZone = '"+strings.ReplaceAll(tz, "'", "''")+"'"); err != nil {
+		return protocol.NewError(protocol.InvalidSessionProp, "Time zone not supported: %s", tz)
+	}
+	return nil
+}
+
+func (e *DuckDB) catalogExists(ctx context.Context, conn *sql.Conn, name string) bool {
+	var n int
+	err := conn.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_databases() WHERE database_name = ?", name).Scan(&n)
+	return err == nil && n > 0
+}
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// Exists reports whether path exists (for data directories).
+func Exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

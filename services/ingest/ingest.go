@@ -1,0 +1,144 @@
+// Package ingest is Sluice's front door: it speaks the Trino/Presto client protocol,
+// accepts queries into the durable global queue (the QUERIES stream), answers queued polls
+// from the query status view and hands clients over to the executing cluster by nextUri.
+//
+// Consumes: every sluice.query.* event (durable consumer "status-view", folded into the
+// SLUICE_QUERY_STATUS bucket). Publishes: sluice.query.submitted, sluice.query.cancel-requested.
+package ingest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/services/ingest/internal/api"
+	"github.com/sluicehq/sluice/services/ingest/internal/slug"
+	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
+	"go.opentelemetry.io/otel"
+)
+
+// Config of the ingest service (environment variables SLUICE_*).
+type Config struct {
+	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	PublicURL     string `envconfig:"PUBLIC_URL" desc:"external base URL put into nextUri/infoUri (default: from the request's Host)"`
+	NatsURL       string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
+	MaxQueryBytes int    `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
+
+	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
+	Server *server.Server `ignored:"true"`
+	// Listener, when set, is used instead of listening on HTTPAddr.
+	Listener net.Listener `ignored:"true"`
+	// Ready, when set, is called with the listening address once queries are accepted.
+	Ready func(addr string) `ignored:"true"`
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger `ignored:"true"`
+	// Topology defaults to events.DefaultTopology().
+	Topology *events.Topology `ignored:"true"`
+}
+
+// Version is reported by /v1/info.
+const Version = "sluice-0.1.0"
+
+// Run serves until ctx ends, then shuts down in order: stop accepting HTTP requests, finish
+// in-flight ones, stop consuming.
+func Run(ctx context.Context, cfg Config) error {
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	log = log.With("service", "ingest")
+	topo := events.DefaultTopology()
+	if cfg.Topology != nil {
+		topo = *cfg.Topology
+	}
+	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-ingest")
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if err := events.WaitReady(ctx, conn.JS); err != nil {
+		return err
+	}
+	if err := topo.Ensure(ctx, conn.JS); err != nil {
+		return err
+	}
+	secret, err := slugSecret(ctx, conn.JS)
+	if err != nil {
+		return err
+	}
+	statusKV, err := conn.JS.KeyValue(ctx, events.BucketQueryStatus)
+	if err != nil {
+		return err
+	}
+	tracer := otel.Tracer("sluice/ingest")
+	proj, err := statusview.StartProjector(ctx, conn.JS, statusKV, tracer, log)
+	if err != nil {
+		return err
+	}
+	defer proj.Stop()
+	cache, err := statusview.StartCache(ctx, statusKV)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-cache.Ready():
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version},
+		events.NewPublisher(conn.JS, "sluice/ingest", tracer), cache, slug.NewMinter(secret), tracer, log)
+
+	ln := cfg.Listener
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+			return fmt.Errorf("ingest: listen %s: %w", cfg.HTTPAddr, err)
+		}
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("ingest ready", "addr", ln.Addr().String())
+	if cfg.Ready != nil {
+		cfg.Ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("ingest: serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(sctx)
+	return nil
+}
+
+// slugSecret returns the HMAC secret shared by every ingest replica, creating it once.
+func slugSecret(ctx context.Context, js jetstream.JetStream) ([]byte, error) {
+	kv, err := js.KeyValue(ctx, events.BucketConfig)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		e, err := kv.Get(ctx, events.KeySlugSecret)
+		if err == nil {
+			return e.Value(), nil
+		}
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("ingest: slug secret: %w", err)
+		}
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		if _, err := kv.Create(ctx, events.KeySlugSecret, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("ingest: slug secret: %w", err)
+		}
+	}
+}

@@ -1,0 +1,497 @@
+// Package api serves the client statement protocol (Trino and Presto header families) at
+// Sluice's front door: submit into the global queue, queued polling with long-poll and
+// handoff to the executing cluster by nextUri, cancel, query info and /v1/info.
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	session "github.com/sluicehq/sluice/pkg/clientsession"
+	"github.com/sluicehq/sluice/services/ingest/internal/slug"
+	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// maxWait caps a long poll, as both engines do.
+const maxWait = time.Second
+
+// Options configures the handler.
+type Options struct {
+	// PublicURL is the base of minted URLs; empty means derive it from the request.
+	PublicURL string
+	// MaxQueryBytes bounds the SQL text.
+	MaxQueryBytes int
+	// Version is reported by /v1/info.
+	Version string
+}
+
+// Server is the HTTP handler of ingest.
+type Server struct {
+	opts    Options
+	pub     *events.Publisher
+	cache   *statusview.Cache
+	minter  *slug.Minter
+	tracer  trace.Tracer
+	log     *slog.Logger
+	started time.Time
+
+	mu     sync.Mutex
+	tokens map[string]uint64 // last queued token served per query (this replica)
+	mux    *http.ServeMux
+}
+
+// New returns the handler.
+func New(opts Options, pub *events.Publisher, cache *statusview.Cache, minter *slug.Minter, tracer trace.Tracer, log *slog.Logger) *Server {
+	if opts.MaxQueryBytes <= 0 {
+		opts.MaxQueryBytes = 1 << 20
+	}
+	s := &Server{opts: opts, pub: pub, cache: cache, minter: minter, tracer: tracer, log: log,
+		started: time.Now(), tokens: map[string]uint64{}, mux: http.NewServeMux()}
+	s.mux.HandleFunc("POST /v1/statement", s.submit)
+	s.mux.HandleFunc("GET /v1/statement/queued/{rest...}", s.queuedGet)
+	s.mux.HandleFunc("DELETE /v1/statement/queued/{rest...}", s.queuedDelete)
+	s.mux.HandleFunc("DELETE /v1/statement/executing/{rest...}", s.strayExecutingDelete)
+	s.mux.HandleFunc("GET /v1/query/{id}", s.queryInfo)
+	s.mux.HandleFunc("DELETE /v1/query/{id}", s.queryKill)
+	s.mux.HandleFunc("GET /v1/info", s.info)
+	s.mux.HandleFunc("GET /v1/info/state", s.infoState)
+	s.mux.HandleFunc("GET /ui/query/{id}", s.queryInfo)
+	return s
+}
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+func (s *Server) base(r *http.Request) string {
+	if s.opts.PublicURL != "" {
+		return strings.TrimRight(s.opts.PublicURL, "/")
+	}
+	proto := "http"
+	if r.TLS != nil {
+		proto = "https"
+	}
+	if p := r.Header.Get("X-Forwarded-Proto"); p != "" {
+		proto = p
+	}
+	return proto + "://" + r.Host
+}
+
+func (s *Server) queuedURI(base string, proto events.Protocol, id string, token uint64) string {
+	if proto == events.ProtocolPresto {
+		return fmt.Sprintf("%s/v1/statement/queued/%s/%d?slug=%s", base, id, token, s.minter.Query(id))
+	}
+	return fmt.Sprintf("%s/v1/statement/queued/%s/%s/%d", base, id, s.minter.Queued(id, token), token)
+}
+
+func infoURI(base, id string) string { return base + "/ui/query/" + id }
+
+// submit: POST /v1/statement. The query is acknowledged only after JetStream stored the
+// submitted event (invariant 1).
+func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
+	ctx, span := s.tracer.Start(r.Context(), "POST /v1/statement", trace.WithSpanKind(trace.SpanKindServer))
+	defer span.End()
+	spec, err := session.Parse(r.Header)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.opts.MaxQueryBytes)+1))
+	if err != nil {
+		http.Error(w, "cannot read request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	sql := strings.TrimSpace(string(body))
+	base := s.base(r)
+	if sql == "" {
+		http.Error(w, "SQL statement is empty", http.StatusBadRequest)
+		return
+	}
+	spec.SubmittedAt = time.Now().UTC()
+	spec.SQL = sql
+	if len(body) > s.opts.MaxQueryBytes {
+		spec.ID = s.minter.NewID()
+		s.writeFailed(w, base, spec.ID, protocol.NewError(protocol.QueryTextTooLarge, "Query text length (%d) exceeds the maximum length (%d)", len(body), s.opts.MaxQueryBytes))
+		return
+	}
+	if spec.TransactionID != "" {
+		spec.ID = s.minter.NewID()
+		s.writeFailed(w, base, spec.ID, protocol.NewError(protocol.NotSupported, "Transactions are not supported by Sluice yet: send %sTransaction-Id: NONE", session.Prefix(spec.Protocol)))
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		spec.ID = s.minter.NewID()
+		span.SetAttributes(events.AttrQueryID.String(spec.ID))
+		ack, err := s.pub.Publish(ctx, events.SubjectSubmitted, events.MsgIDSubmitted(spec.ID), spec.ID, events.TypeQuerySubmitted, events.QuerySubmitted{Query: spec})
+		if err != nil {
+			s.log.Error("submit: publish failed", "err", err)
+			http.Error(w, "Sluice cannot accept queries right now: the global queue is unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		if ack.Duplicate && attempt < 3 {
+			continue // ID collision with another replica: mint again
+		}
+		break
+	}
+	s.cache.Offer(&events.QueryStatus{Query: spec, State: events.StateQueued})
+	s.mu.Lock()
+	s.tokens[spec.ID] = 0
+	s.mu.Unlock()
+	writeJSON(w, protocol.QueryResults{
+		ID:       spec.ID,
+		InfoURI:  infoURI(base, spec.ID),
+		NextURI:  s.queuedURI(base, spec.Protocol, spec.ID, 1),
+		Stats:    protocol.QueuedStats(0, 0),
+		Warnings: []protocol.Warning{},
+	})
+}
+
+// queuedPath parses both URL shapes: Trino {id}/{slug}/{token}, Presto {id}/{token}?slug=.
+func (s *Server) queuedPath(r *http.Request) (id string, token uint64, ok bool) {
+	parts := strings.Split(r.PathValue("rest"), "/")
+	var slugVal, tok string
+	switch len(parts) {
+	case 3:
+		id, slugVal, tok = parts[0], parts[1], parts[2]
+	case 2:
+		id, tok, slugVal = parts[0], parts[1], r.URL.Query().Get("slug")
+	default:
+		return "", 0, false
+	}
+	t, err := strconv.ParseUint(tok, 10, 64)
+	if err != nil {
+		return "", 0, false
+	}
+	if len(parts) == 3 {
+		return id, t, s.minter.CheckQueued(id, t, slugVal)
+	}
+	return id, t, s.minter.CheckQuery(id, slugVal)
+}
+
+func parseMaxWait(r *http.Request) time.Duration {
+	v := r.URL.Query().Get("maxWait")
+	if v == "" {
+		return maxWait
+	}
+	d, err := parseAirliftDuration(v)
+	if err != nil || d > maxWait {
+		return maxWait
+	}
+	if d < 0 {
+		return 0
+	}
+	return d
+}
+
+// parseAirliftDuration parses "500ms", "1s", "1.5s", "2m", "0.1h" and "100us".
+func parseAirliftDuration(v string) (time.Duration, error) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i <= 0 {
+		return 0, fmt.Errorf("bad duration %q", v)
+	}
+	n, err := strconv.ParseFloat(v[:i], 64)
+	if err != nil {
+		return 0, err
+	}
+	unit := map[string]time.Duration{"ns": time.Nanosecond, "us": time.Microsecond, "ms": time.Millisecond,
+		"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[strings.TrimSpace(v[i:])]
+	if unit == 0 {
+		return 0, fmt.Errorf("bad duration unit %q", v)
+	}
+	return time.Duration(n * float64(unit)), nil
+}
+
+// queuedGet: GET on a queued URL. A long poll that answers at once when the query moves,
+// hands the client over to its cluster by nextUri, or reports the failure.
+func (s *Server) queuedGet(w http.ResponseWriter, r *http.Request) {
+	id, token, ok := s.queuedPath(r)
+	if !ok {
+		http.Error(w, "Query not found", http.StatusNotFound)
+		return
+	}
+	wait := parseMaxWait(r)
+	deadline := time.Now().Add(wait)
+	st, known := s.lookup(r.Context(), id, deadline)
+	if !known {
+		http.Error(w, "Query not found", http.StatusGone)
+		return
+	}
+	s.mu.Lock()
+	last, seen := s.tokens[id]
+	if seen && token != last && token != last+1 {
+		s.mu.Unlock()
+		http.Error(w, fmt.Sprintf("Query %s: token %d is stale (last served %d)", id, token, last), http.StatusGone)
+		return
+	}
+	s.tokens[id] = token
+	s.mu.Unlock()
+
+	st = s.waitForChange(r.Context(), id, st, deadline)
+	base := s.base(r)
+	q := st.Query
+	switch {
+	case st.State == events.StateFinished && st.NextURI != "", !st.State.Terminal() && st.NextURI != "":
+		// Handoff: the executing URL on the cluster that runs (or ran) the query.
+		writeJSON(w, protocol.QueryResults{
+			ID: id, InfoURI: infoURI(base, id), NextURI: st.NextURI,
+			Stats:    protocol.StatementStats{State: protocol.StateRunning, Scheduled: true, QueuedTimeMillis: queuedMillis(st), ElapsedTimeMillis: elapsedMillis(st)},
+			Warnings: []protocol.Warning{},
+		})
+	case st.State.Terminal():
+		qe := toProtocolError(st.Error, st.State)
+		writeJSON(w, protocol.QueryResults{
+			ID: id, InfoURI: infoURI(base, id),
+			Stats:    protocol.StatementStats{State: protocol.StateFailed, QueuedTimeMillis: queuedMillis(st), ElapsedTimeMillis: elapsedMillis(st)},
+			Error:    qe,
+			Warnings: []protocol.Warning{},
+		})
+	default:
+		stats := protocol.QueuedStats(queuedMillis(st), elapsedMillis(st))
+		stats.QueuedReason = queuedReason(st)
+		writeJSON(w, protocol.QueryResults{
+			ID: id, InfoURI: infoURI(base, id), NextURI: s.queuedURI(base, q.Protocol, id, token+1),
+			Stats: stats, Warnings: []protocol.Warning{},
+		})
+	}
+}
+
+func queuedReason(st *events.QueryStatus) string {
+	switch st.State {
+	case events.StateQueued:
+		if st.CancelRequested {
+			return "cancel requested"
+		}
+		return "waiting for admission"
+	case events.StateAdmitted:
+		return "admitted; waiting for a cluster with free capacity"
+	case events.StatePlaced:
+		return "placed on " + st.Cluster + "; waiting for a free slot"
+	}
+	return ""
+}
+
+// lookup returns the status of id, waiting until deadline for a query this replica has not
+// seen yet (the projector may lag behind another replica's submit).
+func (s *Server) lookup(ctx context.Context, id string, deadline time.Time) (*events.QueryStatus, bool) {
+	select {
+	case <-s.cache.Ready():
+	case <-ctx.Done():
+		return nil, false
+	case <-time.After(time.Until(deadline)):
+		return nil, false
+	}
+	for {
+		if st, ok := s.cache.Get(id); ok {
+			return st, true
+		}
+		ch := s.cache.Changed(id)
+		if st, ok := s.cache.Get(id); ok {
+			s.cache.Forget(id, ch)
+			return st, true
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ch:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			s.cache.Forget(id, ch)
+			return nil, false
+		case <-t.C:
+			s.cache.Forget(id, ch)
+			st, ok := s.cache.Get(id)
+			return st, ok
+		}
+	}
+}
+
+// waitForChange blocks until the query is handed over or ended, or the deadline passes.
+func (s *Server) waitForChange(ctx context.Context, id string, st *events.QueryStatus, deadline time.Time) *events.QueryStatus {
+	for st.NextURI == "" && !st.State.Terminal() {
+		ch := s.cache.Changed(id)
+		if cur, ok := s.cache.Get(id); ok && cur != st {
+			s.cache.Forget(id, ch)
+			st = cur
+			continue
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ch:
+			t.Stop()
+			if cur, ok := s.cache.Get(id); ok {
+				st = cur
+			}
+		case <-ctx.Done():
+			t.Stop()
+			s.cache.Forget(id, ch)
+			return st
+		case <-t.C:
+			s.cache.Forget(id, ch)
+			return st
+		}
+	}
+	return st
+}
+
+func (s *Server) queuedDelete(w http.ResponseWriter, r *http.Request) {
+	id, _, ok := s.queuedPath(r)
+	if !ok {
+		http.Error(w, "Query not found", http.StatusNotFound)
+		return
+	}
+	s.cancel(w, r, id, "canceled by the client")
+}
+
+// strayExecutingDelete: a client (presto-client-node) sent the DELETE of an executing URL
+// to Sluice's host instead of the cluster's. The query ID is the first path segment.
+func (s *Server) strayExecutingDelete(w http.ResponseWriter, r *http.Request) {
+	id, _, _ := strings.Cut(r.PathValue("rest"), "/")
+	s.cancel(w, r, id, "canceled by the client")
+}
+
+func (s *Server) queryKill(w http.ResponseWriter, r *http.Request) {
+	s.cancel(w, r, r.PathValue("id"), "canceled by the client")
+}
+
+// cancel publishes a cancel request; admission (queued), placement (waiting for a cluster)
+// or the executor-proxy (running) ends the query. 204 once the request is durable.
+func (s *Server) cancel(w http.ResponseWriter, r *http.Request, id, reason string) {
+	st, ok := s.lookup(r.Context(), id, time.Now().Add(200*time.Millisecond))
+	if !ok {
+		http.Error(w, "Query not found", http.StatusGone)
+		return
+	}
+	if st.State.Terminal() {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	_, err := s.pub.Publish(r.Context(), events.SubjectCancelRequested, events.MsgIDCancelRequested(id), id,
+		events.TypeQueryCancelRequested, events.QueryCancelRequested{QueryID: id, Reason: reason})
+	if err != nil {
+		http.Error(w, "cancel not recorded, retry: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// QueryInfo is the JSON answer of GET /v1/query/{id}: the fields of a coordinator's
+// QueryInfo that tools read, plus the Sluice cluster and attempt count.
+type QueryInfo struct {
+	QueryID      string               `json:"queryId"`
+	State        string               `json:"state"`
+	Query        string               `json:"query"`
+	Self         string               `json:"self"`
+	Session      map[string]any       `json:"session"`
+	QueryStats   map[string]any       `json:"queryStats"`
+	ErrorType    string               `json:"errorType,omitempty"`
+	ErrorCode    *protocol.ErrorCode  `json:"-"`
+	FailureInfo  *protocol.QueryError `json:"failureInfo,omitempty"`
+	Cluster      string               `json:"cluster,omitempty"`
+	Attempts     int                  `json:"attempts,omitempty"`
+	QueuedReason string               `json:"queuedReason,omitempty"`
+	Scheduled    bool                 `json:"scheduled"`
+}
+
+func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	st, ok := s.lookup(r.Context(), id, time.Now().Add(200*time.Millisecond))
+	if !ok {
+		http.Error(w, "Query not found", http.StatusGone)
+		return
+	}
+	q := st.Query
+	info := QueryInfo{
+		QueryID: id, State: string(st.State), Query: q.SQL, Self: s.base(r) + "/v1/query/" + id,
+		Session: map[string]any{"user": q.User, "source": q.Source, "catalog": q.Catalog, "schema": q.Schema,
+			"clientTags": q.ClientTags, "systemProperties": q.Session, "resourceEstimates": q.ResourceEstimate},
+		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": queuedMillis(st), "elapsedTimeMillis": elapsedMillis(st)},
+		Cluster:    st.Cluster, Attempts: st.Attempts, QueuedReason: queuedReason(st),
+		Scheduled: st.State == events.StateRunning || st.State == events.StateFinished,
+	}
+	if st.Error != nil {
+		info.ErrorType = st.Error.ErrorType
+		info.FailureInfo = toProtocolError(st.Error, st.State)
+	}
+	writeJSON(w, info)
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]any{
+		"nodeVersion": map[string]string{"version": s.opts.Version},
+		"environment": "sluice",
+		"coordinator": true,
+		"starting":    false,
+		"uptime":      time.Since(s.started).Round(time.Second).String(),
+	})
+}
+
+func (s *Server) infoState(w http.ResponseWriter, r *http.Request) { writeJSON(w, "ACTIVE") }
+
+func (s *Server) writeFailed(w http.ResponseWriter, base, id string, qe *protocol.QueryError) {
+	writeJSON(w, protocol.QueryResults{
+		ID: id, InfoURI: infoURI(base, id),
+		Stats: protocol.StatementStats{State: protocol.StateFailed}, Error: qe, Warnings: []protocol.Warning{},
+	})
+}
+
+func toProtocolError(e *events.QueryErrorInfo, state events.QueryState) *protocol.QueryError {
+	if e == nil {
+		if state == events.StateCanceled {
+			return protocol.NewError(protocol.UserCanceled, "Query was canceled")
+		}
+		return protocol.NewError(protocol.GenericInternalError, "Query failed without an error")
+	}
+	qe := &protocol.QueryError{Message: e.Message, ErrorCode: e.ErrorCode, ErrorName: e.ErrorName, ErrorType: e.ErrorType,
+		FailureInfo: &protocol.FailureInfo{Type: "io.sluice." + e.ErrorName, Message: e.Message, Suppressed: []protocol.FailureInfo{}, Stack: []string{}}}
+	if e.Line > 0 {
+		qe.ErrorLocation = &protocol.ErrorLocation{LineNumber: e.Line, ColumnNumber: e.Column}
+		qe.FailureInfo.ErrorLocation = qe.ErrorLocation
+	}
+	return qe
+}
+
+func queuedMillis(st *events.QueryStatus) int64 {
+	end := time.Now()
+	if !st.StartedAt.IsZero() {
+		end = st.StartedAt
+	} else if !st.EndedAt.IsZero() {
+		end = st.EndedAt
+	}
+	if st.Query.SubmittedAt.IsZero() {
+		return 0
+	}
+	return max(0, end.Sub(st.Query.SubmittedAt).Milliseconds())
+}
+
+func elapsedMillis(st *events.QueryStatus) int64 {
+	if st.Query.SubmittedAt.IsZero() {
+		return 0
+	}
+	end := time.Now()
+	if !st.EndedAt.IsZero() {
+		end = st.EndedAt
+	}
+	return max(0, end.Sub(st.Query.SubmittedAt).Milliseconds())
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
+		return
+	}
+}
+
+var _ = attribute.Key("")

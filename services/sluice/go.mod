@@ -1,0 +1,54 @@
+module github.com/sluicehq/sluice/services/sluice
+
+go 1.26.0
+
+require (
+	github.com/sluicehq/sluice/events v0.0.0
+	github.com/sluicehq/sluice/pkg v0.0.0
+	github.com/sluicehq/sluice/services/admission v0.0.0
+	github.com/sluicehq/sluice/services/executorproxy v0.0.0
+	github.com/sluicehq/sluice/services/ingest v0.0.0
+	github.com/sluicehq/sluice/services/placement v0.0.0
+	github.com/sluicehq/sluice/services/scheduler v0.0.0
+)
+
+require (
+	github.com/apache/arrow-go/v18 v18.5.1 // indirect
+	github.com/duckdb/duckdb-go-bindings v0.3.5 // indirect
+	github.com/duckdb/duckdb-go-bindings/lib/darwin-amd64 v0.3.5 // indirect
+	github.com/duckdb/duckdb-go-bindings/lib/darwin-arm64 v0.3.5 // indirect
+	github.com/duckdb/duckdb-go-bindings/lib/linux-amd64 v0.3.5 // indirect
+	github.com/duckdb/duckdb-go-bindings/lib/linux-arm64 v0.3.5 // indirect
+	github.com/duckdb/duckdb-go-bindings/lib/windows-amd64 v0.3.5 // indirect
+	github.com/duckdb/duckdb-go/v2 v2.5.6 // indirect
+	github.com/go-viper/mapstructure/v2 v2.5.0 // indirect
+	github.com/goccy/go-json v0.10.5 // indirect
+	github.com/google/flatbuffers v25.12.19+incompatible // indirect
+	github.com/google/uuid v1.6.0 // indirect
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
+	github.com/klauspost/cpuid/v2 v2.3.0 // indirect
+	github.com/pierrec/lz4/v4 v4.1.30 // indirect
+	github.com/spf13/cobra v1.10.1 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+	github.com/trinodb/trino-go-client v1.1.0 // indirect
+	github.com/zeebo/xxh3 v1.1.0 // indirect
+	go.opentelemetry.io/otel/sdk v1.47.0 // indirect
+	golang.org/x/exp v0.0.0-20260112195511-716be5621a96 // indirect
+	golang.org/x/mod v0.41.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
+	golang.org/x/sys v0.49.0 // indirect
+	golang.org/x/telemetry v0.0.0-20260924152758-ed294f943157 // indirect
+	golang.org/x/tools v0.51.0 // indirect
+	golang.org/x/xerrors v0.0.0-20240903120638-7835f813f4da // indirect
+)
+
+replace (
+	github.com/sluicehq/sluice/events => ../../events
+	github.com/sluicehq/sluice/pkg => ../../pkg
+	github.com/sluicehq/sluice/services/admission => ../admission
+	github.com/sluicehq/sluice/services/executorproxy => ../executorproxy
+	github.com/sluicehq/sluice/services/ingest => ../ingest
+	github.com/sluicehq/sluice/services/placement => ../placement
+	github.com/sluicehq/sluice/services/scheduler => ../scheduler
+)

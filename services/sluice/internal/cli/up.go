@@ -1,0 +1,178 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/config"
+	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/services/admission"
+	"github.com/sluicehq/sluice/services/executorproxy"
+	"github.com/sluicehq/sluice/services/ingest"
+	"github.com/sluicehq/sluice/services/placement"
+	"github.com/sluicehq/sluice/services/scheduler"
+	"github.com/spf13/cobra"
+)
+
+// UpConfig configures `sluice up` (environment variables SLUICE_*).
+type UpConfig struct {
+	DataDir     string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory: JetStream store, TPC-H Parquet files"`
+	HTTPAddr    string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	NatsListen  string        `envconfig:"NATS_LISTEN" default:"127.0.0.1:4222" desc:"listen address of the embedded NATS server (port 0: any free port; empty: in-process only)"`
+	MaxRunning  int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries"`
+	Clusters    int           `envconfig:"LOCAL_CLUSTERS" default:"2" desc:"number of local DuckDB clusters (local-1, local-2, ...)"`
+	Slots       int           `envconfig:"SLOTS" default:"4" desc:"query slots of each local cluster"`
+	TPCHScale   float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate besides tiny (1 adds schema sf1)"`
+	ClusterAddr string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
+	AckWait     time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+}
+
+func upCommand() *cobra.Command {
+	cfg := &UpConfig{}
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run all of Sluice in one process: embedded NATS, the five services and local DuckDB clusters",
+		Args:  cobra.NoArgs,
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if err := config.Load(cfg); err != nil {
+			return err
+		}
+		applyFlags(c)
+		log := logger(c.ErrOrStderr())
+		return withTelemetry(c.Context(), "sluice", func() error {
+			return Up(c.Context(), *cfg, func(url string) { fmt.Fprintln(c.OutOrStdout(), "sluice ready", url) }, log)
+		})
+	}
+	deferFlag(cmd, "data-dir", "data directory (SLUICE_DATA_DIR)", &cfg.DataDir)
+	deferFlag(cmd, "http-addr", "client endpoint listen address (SLUICE_HTTP_ADDR)", &cfg.HTTPAddr)
+	deferFlag(cmd, "nats-listen", "embedded NATS listen address (SLUICE_NATS_LISTEN)", &cfg.NatsListen)
+	deferIntFlag(cmd, "max-running", "fleet-wide limit of running queries (SLUICE_MAX_RUNNING)", &cfg.MaxRunning)
+	deferIntFlag(cmd, "clusters", "number of local DuckDB clusters (SLUICE_LOCAL_CLUSTERS)", &cfg.Clusters)
+	deferIntFlag(cmd, "slots", "slots per local cluster (SLUICE_SLOTS)", &cfg.Slots)
+	deferFloatFlag(cmd, "tpch-scale", "extra TPC-H scale (SLUICE_TPCH_SCALE)", &cfg.TPCHScale)
+	addHelpEnv(cmd, cfg)
+	return cmd
+}
+
+// Up runs everything until ctx ends. ready is called with the client URL once queries are
+// accepted and every local cluster takes work.
+func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Logger) error {
+	slogger := log
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	opts := natsutil.ServerOptions{StoreDir: filepath.Join(cfg.DataDir, "nats"), Name: "sluice-embedded"}
+	if cfg.NatsListen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(cfg.NatsListen)
+		if err != nil {
+			return fmt.Errorf("SLUICE_NATS_LISTEN: %w", err)
+		}
+		p, err := strconv.Atoi(port)
+		if err != nil {
+			return fmt.Errorf("SLUICE_NATS_LISTEN: %w", err)
+		}
+		if p == 0 {
+			p = -1
+		}
+		opts.Host, opts.Port = host, p
+	}
+	ns, err := natsutil.StartServer(opts)
+	if err != nil {
+		return err
+	}
+	defer func() { ns.Shutdown(); ns.WaitForShutdown() }()
+	if !opts.DontListen {
+		log.Info("embedded NATS listening", "url", ns.ClientURL())
+	}
+	if err := executorproxy.EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, slogger); err != nil {
+		return err
+	}
+	// Create the topology once before the services start, so they never race on it.
+	conn, err := natsutil.Connect(ctx, "", ns, "sluice-up")
+	if err != nil {
+		return err
+	}
+	topo := events.DefaultTopology()
+	if err := topo.Ensure(ctx, conn.JS); err != nil {
+		conn.Close()
+		return err
+	}
+	conn.Close()
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	start := func(name string, run func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+				errs <- fmt.Errorf("%s: %w", name, err)
+				cancel(err)
+			}
+		}()
+	}
+	pending := sync.WaitGroup{}
+	pending.Add(1 + cfg.Clusters)
+	var ingestURL string
+	clusterHost, clusterPort, err := net.SplitHostPort(cfg.ClusterAddr)
+	if err != nil {
+		return fmt.Errorf("SLUICE_CLUSTER_ADDR: %w", err)
+	}
+	basePort, _ := strconv.Atoi(clusterPort)
+	for i := 1; i <= cfg.Clusters; i++ {
+		port := 0
+		if basePort != 0 {
+			port = basePort + i - 1
+		}
+		xc := executorproxy.Config{
+			Cluster: fmt.Sprintf("local-%d", i), HTTPAddr: net.JoinHostPort(clusterHost, strconv.Itoa(port)),
+			Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait, DataDir: cfg.DataDir, TPCHScale: cfg.TPCHScale,
+			ResultBufferBytes: 16 << 20, ClientTimeout: 5 * time.Minute, HeartbeatInterval: 500 * time.Millisecond,
+			Server: ns, Logger: slogger, Topology: &topo,
+			Ready: func(string) { pending.Done() },
+		}
+		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
+	}
+	start("admission", func(ctx context.Context) error {
+		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, LeaseRenew: 250 * time.Millisecond, Server: ns, Logger: slogger, Topology: &topo})
+	})
+	start("placement", func(ctx context.Context) error {
+		return placement.Run(ctx, placement.Config{HeartbeatTimeout: 3 * time.Second, AckWait: 30 * time.Second, Server: ns, Logger: slogger, Topology: &topo})
+	})
+	start("scheduler", func(ctx context.Context) error {
+		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: slogger, Topology: &topo})
+	})
+	start("ingest", func(ctx context.Context) error {
+		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, Server: ns, Logger: slogger, Topology: &topo,
+			Ready: func(addr string) { ingestURL = "http://" + addr; pending.Done() }})
+	})
+	readyc := make(chan struct{})
+	go func() { pending.Wait(); close(readyc) }()
+	select {
+	case <-readyc:
+		ready(ingestURL)
+	case <-ctx.Done():
+	}
+	<-ctx.Done()
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
