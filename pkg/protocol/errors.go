@@ -50,7 +50,7 @@ var (
 	TypeMismatch           = ErrorCode{58, "TYPE_MISMATCH", UserError}
 
 	GenericInternalError = ErrorCode{65536, "GENERIC_INTERNAL_ERROR", InternalError}
-	ServerShuttingDown   = ErrorCode{65548, "SERVER_SHUTTING_DOWN", InternalError}
+	ServerShuttingDown   = ErrorCode{65545, "SERVER_SHUTTING_DOWN", InternalError}
 
 	GenericInsufficientResources = ErrorCode{131072, "GENERIC_INSUFFICIENT_RESOURCES", InsufficientResources}
 	ExceededMemoryLimit          = ErrorCode{131073, "EXCEEDED_GLOBAL_MEMORY_LIMIT", InsufficientResources}

@@ -50,12 +50,15 @@
 //     of dbgen's 300 MB pool, and addresses are cut from a pool of 4096
 //     random 80-character strings, so texts repeat more often than in dbgen.
 //   - Part names use five distinct colour words chosen by random gaps, not
-//     dbgen's exact permutation-based draw; no other correlations of dbgen
-//     (e.g. its retail price rounding quirks) are attempted beyond the above.
+//     dbgen's exact permutation-based draw.
 //   - Scale factors below 0.01, and the few small fractional ones for which
 //     dbgen's partsupp formula would repeat a supplier for a part, are
 //     rejected.
 //   - No refresh functions (RF1/RF2) and no update streams.
+//
+// The files are zstd-compressed Parquet with rows in primary key order.
+// Generating scale 0.01 takes well under a second and scale 1 (about 6
+// million line items, 210 MB of Parquet) about ten seconds on two cores.
 package tpchgen
 
 import (
@@ -72,7 +75,7 @@ import (
 	"time"
 )
 
-// Table names in generation-independent, spec order.
+// tables are the TPC-H table names in specification order.
 var tables = []string{"region", "nation", "supplier", "customer", "part", "partsupp", "orders", "lineitem"}
 
 // Tables returns the names of the eight TPC-H tables. Generate writes each
@@ -200,7 +203,9 @@ func sizesFor(scale float64) (sizes, error) {
 // temporary name in dir and renamed into place only when complete, so a
 // crash never leaves a partial <table>.parquet behind. All work runs on one
 // connection of db (a DuckDB database); the connection-local temporary
-// tables it uses are dropped before returning.
+// tables it uses are dropped before returning, and no setting of db is
+// changed. Concurrent calls are safe: each uses its own connection and
+// temporary file names. Cancelling ctx interrupts the running statement.
 func Generate(ctx context.Context, db *sql.DB, dir string, scale float64) (err error) {
 	sz, err := sizesFor(scale)
 	if err != nil {

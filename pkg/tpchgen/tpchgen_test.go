@@ -502,6 +502,7 @@ func TestGenerateBadScale(t *testing.T) {
 
 func TestGenerateCanceled(t *testing.T) {
 	db := openDB(t)
+	db.SetMaxOpenConns(1) // later queries see Generate's connection
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -530,6 +531,7 @@ func tmpFiles(t *testing.T, dir string) []string {
 
 func TestGenerateDeadline(t *testing.T) {
 	db := openDB(t)
+	db.SetMaxOpenConns(1) // later queries see Generate's connection
 	dir := t.TempDir()
 	// Generating takes several hundred milliseconds: the deadline passes
 	// while a table is being written.

@@ -5,6 +5,7 @@
 package results
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -243,7 +244,7 @@ func (q *Query) Page(ctx context.Context, token int64, maxWait time.Duration, ta
 	} else {
 		res.NextURI = q.ExecutingURI(base, token+1)
 	}
-	body, err := json.Marshal(res)
+	body, err := encodeJSON(res)
 	if err != nil {
 		qe := protocol.NewError(protocol.GenericInternalError, "cannot encode results: %v", err)
 		body, _ = json.Marshal(protocol.QueryResults{ID: q.ID, InfoURI: res.InfoURI, Error: qe, Stats: protocol.StatementStats{State: protocol.StateFailed}, Warnings: []protocol.Warning{}})
@@ -252,4 +253,15 @@ func (q *Query) Page(ctx context.Context, token int64, maxWait time.Duration, ta
 	q.lastToken = token
 	q.lastPage = body
 	return http.StatusOK, body
+}
+
+// encodeJSON encodes like a coordinator: no HTML escaping of <, > and &.
+func encodeJSON(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(buf.Bytes(), "\n"), nil
 }

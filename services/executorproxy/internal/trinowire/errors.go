@@ -136,7 +136,6 @@ type duckMessage struct {
 	loc      *protocol.ErrorLocation
 	sql      string
 	offset   int // byte offset of loc in sql, or -1
-	atEnd    bool
 }
 
 // parseDuckDBMessage splits a DuckDB message into category, first line, hint lines and
@@ -173,7 +172,6 @@ func parseDuckDBMessage(text, sql string) duckMessage {
 	}
 	if m.loc == nil && (m.category == "Parser" || m.category == "Syntax") && strings.Contains(m.head, "at end of input") {
 		m.loc, m.offset = endOfInput(sql)
-		m.atEnd = true
 	}
 	return m
 }

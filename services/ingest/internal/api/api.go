@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/events"
-	"github.com/sluicehq/sluice/pkg/protocol"
 	session "github.com/sluicehq/sluice/pkg/clientsession"
+	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
 	"go.opentelemetry.io/otel/attribute"

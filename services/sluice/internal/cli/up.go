@@ -34,6 +34,10 @@ type UpConfig struct {
 	TPCHScale   float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate besides tiny (1 adds schema sf1)"`
 	ClusterAddr string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
 	AckWait     time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+
+	// OnCluster, when set, is called with each local cluster's name and base URL once it
+	// takes work (benchmarks compare against a cluster's own endpoint).
+	OnCluster func(name, url string) `ignored:"true"`
 }
 
 func upCommand() *cobra.Command {
@@ -143,7 +147,12 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 			Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait, DataDir: cfg.DataDir, TPCHScale: cfg.TPCHScale,
 			ResultBufferBytes: 16 << 20, ClientTimeout: 5 * time.Minute, HeartbeatInterval: 500 * time.Millisecond,
 			Server: ns, Logger: slogger, Topology: &topo,
-			Ready: func(string) { pending.Done() },
+			Ready: func(url string) {
+				if cfg.OnCluster != nil {
+					cfg.OnCluster(fmt.Sprintf("local-%d", i), url)
+				}
+				pending.Done()
+			},
 		}
 		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
 	}
