@@ -319,7 +319,11 @@ func (x *executor) janitor(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			for _, q := range x.store.Expire(time.Now(), time.Minute, x.cfg.ClientTimeout) {
+			timeout := x.cfg.ClientTimeout
+			if timeout <= 0 {
+				timeout = 1<<63 - 1
+			}
+			for _, q := range x.store.Expire(time.Now(), time.Minute, timeout) {
 				q.Cancel(canceledError("abandoned"))
 			}
 		}

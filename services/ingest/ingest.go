@@ -28,10 +28,11 @@ import (
 
 // Config of the ingest service (environment variables SLUICE_*).
 type Config struct {
-	HTTPAddr      string `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
-	PublicURL     string `envconfig:"PUBLIC_URL" desc:"external base URL put into nextUri/infoUri (default: from the request's Host)"`
-	NatsURL       string `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
-	MaxQueryBytes int    `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
+	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	PublicURL     string        `envconfig:"PUBLIC_URL" desc:"external base URL put into nextUri/infoUri (default: from the request's Host)"`
+	NatsURL       string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
+	MaxQueryBytes int           `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
+	ClientTimeout time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"a queued query whose client stopped polling for this long is canceled (ABANDONED_QUERY)"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -94,7 +95,7 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version},
+	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version, ClientTimeout: cfg.ClientTimeout},
 		events.NewPublisher(conn.JS, "sluice/ingest", tracer), cache, slug.NewMinter(secret), tracer, log)
 
 	ln := cfg.Listener
@@ -106,6 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	go reap(ctx, handler, cfg.ClientTimeout, log)
 	log.Info("ingest ready", "addr", ln.Addr().String())
 	if cfg.Ready != nil {
 		cfg.Ready(ln.Addr().String())
@@ -139,6 +141,25 @@ func slugSecret(ctx context.Context, js jetstream.JetStream) ([]byte, error) {
 		_, _ = rand.Read(b)
 		if _, err := kv.Create(ctx, events.KeySlugSecret, b); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 			return nil, fmt.Errorf("ingest: slug secret: %w", err)
+		}
+	}
+}
+
+// reap runs the abandonment check periodically.
+func reap(ctx context.Context, h *api.Server, timeout time.Duration, log *slog.Logger) {
+	if timeout <= 0 {
+		return
+	}
+	t := time.NewTicker(min(10*time.Second, max(timeout/4, 50*time.Millisecond)))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, id := range h.Reap(ctx, now) {
+				log.Info("abandoned queued query: its client stopped polling", "query", id, "timeout", timeout)
+			}
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,8 +67,21 @@ func newDataDir(t *testing.T) string {
 // upInProcess runs `sluice up` in this process and returns the client URL.
 func upInProcess(t *testing.T, mutate func(*cli.UpConfig)) string {
 	t.Helper()
-	cfg := cli.UpConfig{DataDir: newDataDir(t), HTTPAddr: "127.0.0.1:0", NatsListen: "", MaxRunning: 8, Clusters: 2,
-		Slots: 4, ClusterAddr: "127.0.0.1:0", AckWait: 2 * time.Second}
+	return upOn(t, newDataDir(t), mutate)
+}
+
+// upOn runs `sluice up` on dataDir until the test ends (or stop is called) and returns the
+// client URL.
+func upOn(t *testing.T, dataDir string, mutate func(*cli.UpConfig)) string {
+	url, _ := upStoppable(t, dataDir, mutate)
+	return url
+}
+
+// upStoppable is upOn that also returns a function stopping Sluice gracefully.
+func upStoppable(t *testing.T, dataDir string, mutate func(*cli.UpConfig)) (string, func()) {
+	t.Helper()
+	cfg := cli.UpConfig{DataDir: dataDir, HTTPAddr: "127.0.0.1:0", NatsListen: "", MaxRunning: 8, Clusters: 2,
+		Slots: 4, ClusterAddr: "127.0.0.1:0", AckWait: 2 * time.Second, ClientTimeout: 5 * time.Minute}
 	if mutate != nil {
 		mutate(&cfg)
 	}
@@ -79,26 +93,30 @@ func upInProcess(t *testing.T, mutate func(*cli.UpConfig)) string {
 		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	go func() { done <- cli.Up(ctx, cfg, func(u string) { urlc <- u }, log) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("sluice up: %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("sluice up: %v", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Errorf("sluice up did not stop within 20s")
 			}
-		case <-time.After(20 * time.Second):
-			t.Errorf("sluice up did not stop within 20s")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
 	select {
 	case u := <-urlc:
-		return u
+		return u, stop
 	case err := <-done:
 		t.Fatalf("sluice up ended before ready: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("sluice up not ready within 60s")
 	}
-	return ""
+	return "", stop
 }
 
 var placeholder = regexp.MustCompile(`'\{([a-z]+)\}'`)

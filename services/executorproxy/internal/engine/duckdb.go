@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	_ "github.com/duckdb/duckdb-go/v2" // registers the "duckdb" driver
 	"github.com/sluicehq/sluice/events"
@@ -34,6 +35,9 @@ type Sink interface {
 // DuckDB is one cluster's DuckDB instance.
 type DuckDB struct {
 	db *sql.DB
+	// applied remembers the session (catalog, schema, time zone) last set on each pooled
+	// DuckDB connection, so that USE and SET run only when a query needs other settings.
+	applied sync.Map // driver connection → string
 }
 
 var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -160,6 +164,15 @@ func (e *DuckDB) failure(ctx context.Context, err error, query string) *protocol
 // useSession resets the connection to the session's catalog and schema (DuckDB's default
 // database when the session names none) and time zone.
 func (e *DuckDB) useSession(ctx context.Context, conn *sql.Conn, spec events.QuerySpec) *protocol.QueryError {
+	var key any
+	_ = conn.Raw(func(dc any) error { key = dc; return nil })
+	want := spec.Catalog + "\x00" + spec.Schema + "\x00" + spec.TimeZone
+	if key != nil {
+		if prev, ok := e.applied.Load(key); ok && prev == want {
+			return nil
+		}
+		e.applied.Delete(key)
+	}
 	target := "memory.main"
 	switch {
 	case spec.Catalog != "" && spec.Schema != "":
@@ -182,6 +195,9 @@ func (e *DuckDB) useSession(ctx context.Context, conn *sql.Conn, spec events.Que
 	}
 	if _, err := conn.ExecContext(ctx, "SET TimeZone = '"+strings.ReplaceAll(tz, "'", "''")+"'"); err != nil {
 		return protocol.NewError(protocol.InvalidSessionProp, "Time zone not supported: %s", tz)
+	}
+	if key != nil {
+		e.applied.Store(key, want)
 	}
 	return nil
 }

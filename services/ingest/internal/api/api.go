@@ -36,6 +36,9 @@ type Options struct {
 	MaxQueryBytes int
 	// Version is reported by /v1/info.
 	Version string
+	// ClientTimeout: a queued query whose client stopped polling for this long is canceled
+	// as ABANDONED_QUERY.
+	ClientTimeout time.Duration
 }
 
 // Server is the HTTP handler of ingest.
@@ -48,9 +51,10 @@ type Server struct {
 	log     *slog.Logger
 	started time.Time
 
-	mu     sync.Mutex
-	tokens map[string]uint64 // last queued token served per query (this replica)
-	mux    *http.ServeMux
+	mu       sync.Mutex
+	tokens   map[string]uint64    // last queued token served per query (this replica)
+	lastSeen map[string]time.Time // last POST or poll per query (this replica)
+	mux      *http.ServeMux
 }
 
 // New returns the handler.
@@ -59,7 +63,7 @@ func New(opts Options, pub *events.Publisher, cache *statusview.Cache, minter *s
 		opts.MaxQueryBytes = 1 << 20
 	}
 	s := &Server{opts: opts, pub: pub, cache: cache, minter: minter, tracer: tracer, log: log,
-		started: time.Now(), tokens: map[string]uint64{}, mux: http.NewServeMux()}
+		started: time.Now(), tokens: map[string]uint64{}, lastSeen: map[string]time.Time{}, mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /v1/statement", s.submit)
 	s.mux.HandleFunc("GET /v1/statement/queued/{rest...}", s.queuedGet)
 	s.mux.HandleFunc("DELETE /v1/statement/queued/{rest...}", s.queuedDelete)
@@ -148,6 +152,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	s.cache.Offer(&events.QueryStatus{Query: spec, State: events.StateQueued})
 	s.mu.Lock()
 	s.tokens[spec.ID] = 0
+	s.lastSeen[spec.ID] = time.Now()
 	s.mu.Unlock()
 	writeJSON(w, protocol.QueryResults{
 		ID:       spec.ID,
@@ -237,6 +242,7 @@ func (s *Server) queuedGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.tokens[id] = token
+	s.lastSeen[id] = time.Now()
 	s.mu.Unlock()
 
 	st = s.waitForChange(r.Context(), id, st, deadline)
@@ -266,6 +272,43 @@ func (s *Server) queuedGet(w http.ResponseWriter, r *http.Request) {
 			Stats: stats, Warnings: []protocol.Warning{},
 		})
 	}
+}
+
+// Reap forgets queries that ended or were handed over, and cancels (reason "abandoned")
+// queued queries whose client has not polled this replica for ClientTimeout. It returns
+// the IDs it abandoned.
+func (s *Server) Reap(ctx context.Context, now time.Time) []string {
+	type entry struct {
+		id   string
+		seen time.Time
+	}
+	s.mu.Lock()
+	var check []entry
+	for id, seen := range s.lastSeen {
+		check = append(check, entry{id, seen})
+	}
+	s.mu.Unlock()
+	var abandoned []string
+	for _, e := range check {
+		st, ok := s.cache.Get(e.id)
+		forget := ok && (st.State.Terminal() || st.NextURI != "")
+		if !forget && s.opts.ClientTimeout > 0 && now.Sub(e.seen) > s.opts.ClientTimeout {
+			_, err := s.pub.Publish(ctx, events.SubjectCancelRequested, events.MsgIDCancelRequested(e.id), e.id,
+				events.TypeQueryCancelRequested, events.QueryCancelRequested{QueryID: e.id, Reason: "abandoned"})
+			if err != nil {
+				continue
+			}
+			abandoned = append(abandoned, e.id)
+			forget = true
+		}
+		if forget {
+			s.mu.Lock()
+			delete(s.lastSeen, e.id)
+			delete(s.tokens, e.id)
+			s.mu.Unlock()
+		}
+	}
+	return abandoned
 }
 
 func queuedReason(st *events.QueryStatus) string {

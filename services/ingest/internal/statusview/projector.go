@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -20,7 +22,15 @@ type Projector struct {
 	cc     jetstream.ConsumeContext
 	tracer trace.Tracer
 	log    *slog.Logger
+	shards []chan jetstream.Msg
+	wg     sync.WaitGroup
+	done   chan struct{}
 }
+
+// projectorShards is the number of workers; events of one query always go to the same
+// worker, so each query's events are applied in log order while different queries' KV
+// writes are pipelined.
+const projectorShards = 16
 
 // StartProjector starts consuming. Stop it with Stop.
 func StartProjector(ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, tracer trace.Tracer, log *slog.Logger) (*Projector, error) {
@@ -28,8 +38,24 @@ func StartProjector(ctx context.Context, js jetstream.JetStream, kv jetstream.Ke
 	if err != nil {
 		return nil, fmt.Errorf("statusview: consumer: %w", err)
 	}
-	p := &Projector{kv: kv, tracer: tracer, log: log}
-	cc, err := cons.Consume(p.handle, jetstream.PullMaxMessages(256))
+	p := &Projector{kv: kv, tracer: tracer, log: log, done: make(chan struct{})}
+	for i := 0; i < projectorShards; i++ {
+		ch := make(chan jetstream.Msg, 64)
+		p.shards = append(p.shards, ch)
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for {
+				select {
+				case msg := <-ch:
+					p.handle(msg)
+				case <-p.done:
+					return
+				}
+			}
+		}()
+	}
+	cc, err := cons.Consume(p.dispatch, jetstream.PullMaxMessages(512))
 	if err != nil {
 		return nil, fmt.Errorf("statusview: consume: %w", err)
 	}
@@ -37,8 +63,23 @@ func StartProjector(ctx context.Context, js jetstream.JetStream, kv jetstream.Ke
 	return p, nil
 }
 
-// Stop stops consuming.
-func (p *Projector) Stop() { p.cc.Stop() }
+// Stop stops consuming and waits for the workers.
+func (p *Projector) Stop() {
+	p.cc.Stop()
+	close(p.done)
+	p.wg.Wait()
+}
+
+// dispatch routes a message to the worker of its query (the CloudEvent subject).
+func (p *Projector) dispatch(msg jetstream.Msg) {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(msg.Headers().Get("ce-subject")))
+	select {
+	case p.shards[h.Sum32()%projectorShards] <- msg:
+	case <-p.done:
+		// Not acknowledged: redelivered to the next projector.
+	}
+}
 
 func (p *Projector) handle(msg jetstream.Msg) {
 	md, err := msg.Metadata()

@@ -25,15 +25,16 @@ import (
 
 // UpConfig configures `sluice up` (environment variables SLUICE_*).
 type UpConfig struct {
-	DataDir     string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory: JetStream store, TPC-H Parquet files"`
-	HTTPAddr    string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
-	NatsListen  string        `envconfig:"NATS_LISTEN" default:"127.0.0.1:4222" desc:"listen address of the embedded NATS server (port 0: any free port; empty: in-process only)"`
-	MaxRunning  int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries"`
-	Clusters    int           `envconfig:"LOCAL_CLUSTERS" default:"2" desc:"number of local DuckDB clusters (local-1, local-2, ...)"`
-	Slots       int           `envconfig:"SLOTS" default:"4" desc:"query slots of each local cluster"`
-	TPCHScale   float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate besides tiny (1 adds schema sf1)"`
-	ClusterAddr string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
-	AckWait     time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+	DataDir       string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory: JetStream store, TPC-H Parquet files"`
+	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	NatsListen    string        `envconfig:"NATS_LISTEN" default:"127.0.0.1:4222" desc:"listen address of the embedded NATS server (port 0: any free port; empty: in-process only)"`
+	MaxRunning    int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries"`
+	Clusters      int           `envconfig:"LOCAL_CLUSTERS" default:"2" desc:"number of local DuckDB clusters (local-1, local-2, ...)"`
+	Slots         int           `envconfig:"SLOTS" default:"4" desc:"query slots of each local cluster"`
+	TPCHScale     float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate besides tiny (1 adds schema sf1)"`
+	ClusterAddr   string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
+	AckWait       time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+	ClientTimeout time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"queries whose client stopped polling for this long are canceled (ABANDONED_QUERY)"`
 
 	// OnCluster, when set, is called with each local cluster's name and base URL once it
 	// takes work (benchmarks compare against a cluster's own endpoint).
@@ -145,7 +146,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		xc := executorproxy.Config{
 			Cluster: fmt.Sprintf("local-%d", i), HTTPAddr: net.JoinHostPort(clusterHost, strconv.Itoa(port)),
 			Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait, DataDir: cfg.DataDir, TPCHScale: cfg.TPCHScale,
-			ResultBufferBytes: 16 << 20, ClientTimeout: 5 * time.Minute, HeartbeatInterval: 500 * time.Millisecond,
+			ResultBufferBytes: 16 << 20, ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond,
 			Server: ns, Logger: slogger, Topology: &topo,
 			Ready: func(url string) {
 				if cfg.OnCluster != nil {
@@ -166,7 +167,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: slogger, Topology: &topo})
 	})
 	start("ingest", func(ctx context.Context) error {
-		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, Server: ns, Logger: slogger, Topology: &topo,
+		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, Server: ns, Logger: slogger, Topology: &topo,
 			Ready: func(addr string) { ingestURL = "http://" + addr; pending.Done() }})
 	})
 	readyc := make(chan struct{})
