@@ -36,7 +36,7 @@ import (
 type Config struct {
 	NatsURL    string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
 	MaxRunning int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries"`
-	LeaseRenew time.Duration `envconfig:"LEASE_RENEW" default:"250ms" desc:"leader lease renewal interval (the lease expires after SLUICE_LEASE_TTL)"`
+	LeaseRenew time.Duration `envconfig:"LEASE_RENEW" default:"250ms" desc:"leader lease renewal interval (a lease not renewed for 2s expires)"`
 	Identity   string        `envconfig:"ADMISSION_ID" desc:"replica identity in the lease (default host:pid)"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
