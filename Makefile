@@ -1,7 +1,7 @@
 # Sluice — the README's commands. `make help` lists them.
 MODULES := events pkg services/ingest services/admission services/placement services/scheduler services/executorproxy services/sluice
 GO ?= go
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 BIN := bin
 
 .DEFAULT_GOAL := help

@@ -16,9 +16,9 @@ import (
 // answers malformed headers.
 var (
 	// ErrMixedFamilies: the request carries both X-Trino-* and X-Presto-* headers.
-	ErrMixedFamilies = errors.New("Both Trino and Presto headers detected")
+	ErrMixedFamilies = errors.New("both Trino and Presto headers detected")
 	// ErrNoUser: no user header.
-	ErrNoUser = errors.New("User must be set")
+	ErrNoUser = errors.New("user must be set")
 	// ErrBadHeader: a header value is malformed.
 	ErrBadHeader = errors.New("invalid header")
 )
@@ -44,6 +44,15 @@ func Family(h http.Header) (events.Protocol, string, error) {
 	default:
 		return events.ProtocolTrino, "X-Trino-", nil
 	}
+}
+
+// Message is the text a coordinator answers for a header error: err's text, capitalized.
+func Message(err error) string {
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }
 
 // Prefix returns the header prefix of a protocol.

@@ -1,9 +1,6 @@
 package tpchgen
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // The value lists below are the distributions of the TPC-H specification
 // (clause 4.2.2.13 and dbgen's dists.dss). A weight greater than one makes
@@ -158,5 +155,3 @@ func expand(ws []weighted) []string {
 	}
 	return out
 }
-
-func itoa(n int64) string { return strconv.FormatInt(n, 10) }

@@ -12,7 +12,6 @@ package executorproxy
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -196,6 +195,3 @@ func Run(ctx context.Context, cfg Config) error {
 	x.drain(3 * time.Second)
 	return nil
 }
-
-// errDraining: the executor is shutting down and cannot take the fragment.
-var errDraining = errors.New("executor-proxy: draining")

@@ -71,13 +71,13 @@ func (x *executor) executingGet(w http.ResponseWriter, r *http.Request) {
 	}
 	wait := maxWait
 	if v := r.URL.Query().Get("maxWait"); v != "" {
-		if d, err := time.ParseDuration(v); err == nil && d < wait {
+		if d, err := protocol.ParseDuration(v); err == nil && d < wait {
 			wait = max(d, 0)
 		}
 	}
 	target := defaultTargetResultSize
 	if v := r.URL.Query().Get("targetResultSize"); v != "" {
-		if n, err := parseDataSize(v); err == nil && n > 0 {
+		if n, err := protocol.ParseDataSize(v); err == nil && n > 0 {
 			target = int(min(n, maxTargetResultSize))
 		}
 	}
@@ -122,7 +122,7 @@ func (x *executor) queryInfo(w http.ResponseWriter, r *http.Request) {
 func (x *executor) direct(w http.ResponseWriter, r *http.Request) {
 	spec, err := clientsession.Parse(r.Header)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, clientsession.Message(err), http.StatusBadRequest)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20+1))
@@ -162,24 +162,6 @@ func (x *executor) directTag() string {
 func leftPad(n uint64) string {
 	s := strconv.FormatUint(n, 10)
 	return strings.Repeat("0", max(0, 5-len(s))) + s
-}
-
-// parseDataSize parses airlift data sizes such as "1MB", "512kB", "1048576B".
-func parseDataSize(v string) (int64, error) {
-	v = strings.TrimSpace(v)
-	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	if i < 0 {
-		return strconv.ParseInt(v, 10, 64)
-	}
-	n, err := strconv.ParseFloat(v[:i], 64)
-	if err != nil {
-		return 0, err
-	}
-	mult := map[string]float64{"B": 1, "kB": 1 << 10, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30}[strings.TrimSpace(v[i:])]
-	if mult == 0 {
-		return 0, strconv.ErrSyntax
-	}
-	return int64(n * mult), nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -109,7 +109,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	defer span.End()
 	spec, err := session.Parse(r.Header)
 	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
+		http.Error(w, session.Message(err), http.StatusBadRequest)
 		return
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.opts.MaxQueryBytes)+1))
@@ -190,7 +190,7 @@ func parseMaxWait(r *http.Request) time.Duration {
 	if v == "" {
 		return maxWait
 	}
-	d, err := parseAirliftDuration(v)
+	d, err := protocol.ParseDuration(v)
 	if err != nil || d > maxWait {
 		return maxWait
 	}
@@ -198,25 +198,6 @@ func parseMaxWait(r *http.Request) time.Duration {
 		return 0
 	}
 	return d
-}
-
-// parseAirliftDuration parses "500ms", "1s", "1.5s", "2m", "0.1h" and "100us".
-func parseAirliftDuration(v string) (time.Duration, error) {
-	v = strings.TrimSpace(v)
-	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
-	if i <= 0 {
-		return 0, fmt.Errorf("bad duration %q", v)
-	}
-	n, err := strconv.ParseFloat(v[:i], 64)
-	if err != nil {
-		return 0, err
-	}
-	unit := map[string]time.Duration{"ns": time.Nanosecond, "us": time.Microsecond, "ms": time.Millisecond,
-		"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour}[strings.TrimSpace(v[i:])]
-	if unit == 0 {
-		return 0, fmt.Errorf("bad duration unit %q", v)
-	}
-	return time.Duration(n * float64(unit)), nil
 }
 
 // queuedGet: GET on a queued URL. A long poll that answers at once when the query moves,
