@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/sluicehq/sluice/events"
 )
@@ -49,10 +51,11 @@ func Family(h http.Header) (events.Protocol, string, error) {
 // Message is the text a coordinator answers for a header error: err's text, capitalized.
 func Message(err error) string {
 	s := err.Error()
-	if s == "" {
+	r, size := utf8.DecodeRuneInString(s)
+	if r == utf8.RuneError {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return string(unicode.ToUpper(r)) + s[size:]
 }
 
 // Prefix returns the header prefix of a protocol.
