@@ -160,6 +160,7 @@ func (s *service) lead(ctx context.Context, term lease.Term) {
 func (s *service) decide(ctx context.Context, term lease.Term) error {
 	s.mu.Lock()
 	canceled := s.state.Canceled()
+	cancelFence := s.state.LastAdmittedSeq
 	s.mu.Unlock()
 	for _, e := range canceled {
 		code := protocol.UserCanceled
@@ -170,7 +171,13 @@ func (s *service) decide(ctx context.Context, term lease.Term) error {
 		ctx := events.ExtractTrace(ctx, e.Trace)
 		if _, err := s.pub.Publish(ctx, events.SubjectCanceled, events.MsgIDTerminal(e.Spec.ID), e.Spec.ID, events.TypeQueryCanceled,
 			events.QueryEnded{QueryID: e.Spec.ID, EndedAt: time.Now().UTC(), By: "admission",
-				Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}}); err != nil {
+				Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}},
+			// Fenced like an admission: if another leader admitted anything since our
+			// view, this cancel is refused and decided again after the fold catches up.
+			jetstream.WithExpectLastSequenceForSubject(cancelFence, events.SubjectAdmitted)); err != nil {
+			if isWrongLastSequence(err) {
+				return s.waitForFold(ctx, cancelFence)
+			}
 			return err
 		}
 		s.mu.Lock()

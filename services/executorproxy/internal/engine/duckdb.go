@@ -115,7 +115,7 @@ func (e *DuckDB) DB() *sql.DB { return e.db }
 func (e *DuckDB) Run(ctx context.Context, spec events.QuerySpec, query string, sink Sink) *protocol.QueryError {
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return trinowire.ErrorFromDuckDB(err, query)
+		return e.failure(ctx, err, query)
 	}
 	defer conn.Close()
 	if qe := e.useSession(ctx, conn, spec); qe != nil {
@@ -181,6 +181,9 @@ func (e *DuckDB) useSession(ctx context.Context, conn *sql.Conn, spec events.Que
 		target = quoteIdent(spec.Catalog)
 	}
 	if _, err := conn.ExecContext(ctx, "USE "+target); err != nil {
+		if ctx.Err() != nil { // canceled: the catalog lookup below would fail too
+			return e.failure(ctx, err, "USE "+target)
+		}
 		if spec.Catalog != "" && !e.catalogExists(ctx, conn, spec.Catalog) {
 			return protocol.NewError(protocol.CatalogNotFound, "Catalog '%s' not found", spec.Catalog)
 		}
@@ -194,6 +197,9 @@ func (e *DuckDB) useSession(ctx context.Context, conn *sql.Conn, spec events.Que
 		tz = "UTC"
 	}
 	if _, err := conn.ExecContext(ctx, "SET TimeZone = '"+strings.ReplaceAll(tz, "'", "''")+"'"); err != nil {
+		if ctx.Err() != nil {
+			return e.failure(ctx, err, "SET TimeZone")
+		}
 		return protocol.NewError(protocol.InvalidSessionProp, "Time zone not supported: %s", tz)
 	}
 	if key != nil {

@@ -212,7 +212,7 @@ func (q *Query) Page(ctx context.Context, token int64, maxWait time.Duration, ta
 			Nodes: 1, ProcessedRows: q.rowsTotal, ElapsedTimeMillis: time.Since(q.Created).Milliseconds(),
 		},
 	}
-	if q.state != protocol.StateQueued {
+	if q.state != protocol.StateQueued && !q.started.IsZero() { // a query can end before it ever started
 		res.Stats.QueuedTimeMillis = q.started.Sub(q.Created).Milliseconds()
 		res.Stats.WallTimeMillis = time.Since(q.started).Milliseconds()
 	}
