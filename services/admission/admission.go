@@ -25,8 +25,8 @@ import (
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/follow"
 	"github.com/sluicehq/sluice/pkg/lease"
-	"github.com/sluicehq/sluice/pkg/natsutil"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/admission/internal/queue"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -66,30 +66,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.MaxRunning < 0 {
 		return fmt.Errorf("admission: MaxRunning must be >= 0, got %d", cfg.MaxRunning)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("service", "admission")
 	if cfg.Identity == "" {
 		host, _ := os.Hostname()
 		cfg.Identity = fmt.Sprintf("%s:%d", host, os.Getpid())
 	}
-	topo := events.DefaultTopology()
-	if cfg.Topology != nil {
-		topo = *cfg.Topology
-	}
-	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-admission")
+	conn, log, err := svc.Start(ctx, svc.Options{Name: "admission", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := events.WaitReady(ctx, conn.JS); err != nil {
-		return err
-	}
-	if err := topo.Ensure(ctx, conn.JS); err != nil {
-		return err
-	}
 	tracer := otel.Tracer("sluice/admission")
 	s := &service{cfg: cfg, log: log, tracer: tracer, state: queue.New(), wake: make(chan struct{}, 1),
 		pub: events.NewPublisher(conn.JS, "sluice/admission", tracer)}

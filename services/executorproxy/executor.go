@@ -126,16 +126,7 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 	if !x.store.Add(q) {
 		return
 	}
-	x.adjust(0, +1)
-	select {
-	case x.slots <- struct{}{}:
-	case <-qctx.Done():
-	}
-	x.adjust(+1, -1)
-	defer func() {
-		<-x.slots
-		x.adjust(-1, 0)
-	}()
+	defer x.acquireSlot(qctx)()
 	if qctx.Err() == nil {
 		q.Start()
 		if _, err := x.pub.Publish(pctx, events.SubjectStarted, fmt.Sprintf("%s:started:%d.%d", id, frag.Attempt, delivery), id, events.TypeQueryStarted,
@@ -164,22 +155,32 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 
 // runDirect runs a query submitted straight to this cluster (no global queue).
 func (x *executor) runDirect(spec events.QuerySpec, q *results.Query, qctx context.Context) {
-	x.adjust(0, +1)
-	select {
-	case x.slots <- struct{}{}:
-	case <-qctx.Done():
-	}
-	x.adjust(+1, -1)
-	defer func() {
-		<-x.slots
-		x.adjust(-1, 0)
-	}()
+	defer x.acquireSlot(qctx)()
 	if qctx.Err() != nil {
 		q.Finish(canceledError("canceled"))
 		return
 	}
 	q.Start()
 	q.Finish(x.db.Run(qctx, spec, spec.SQL, q))
+}
+
+// acquireSlot waits for a free slot (counting the query as queued meanwhile) or for ctx to
+// end; the returned function releases what was taken.
+func (x *executor) acquireSlot(ctx context.Context) (release func()) {
+	x.adjust(0, +1)
+	got := false
+	select {
+	case x.slots <- struct{}{}:
+		got = true
+	case <-ctx.Done():
+	}
+	x.adjust(+1, -1)
+	return func() {
+		if got {
+			<-x.slots
+		}
+		x.adjust(-1, 0)
+	}
 }
 
 func (x *executor) adjust(running, queued int) {

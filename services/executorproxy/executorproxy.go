@@ -21,7 +21,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/sluicehq/sluice/events"
-	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/pkg/tpchgen"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/results"
@@ -110,15 +110,12 @@ func Run(ctx context.Context, cfg Config) error {
 	if cfg.Slots <= 0 || cfg.Prefetch <= 0 {
 		return fmt.Errorf("executor-proxy: SLOTS and PREFETCH must be > 0 (got %d, %d)", cfg.Slots, cfg.Prefetch)
 	}
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
+	conn, log, err := svc.Start(ctx, svc.Options{Name: "executor-proxy", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
+	if err != nil {
+		return err
 	}
-	log = log.With("service", "executor-proxy", "cluster", cfg.Cluster)
-	topo := events.DefaultTopology()
-	if cfg.Topology != nil {
-		topo = *cfg.Topology
-	}
+	defer conn.Close()
+	log = log.With("cluster", cfg.Cluster)
 	if err := EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, log); err != nil {
 		return err
 	}
@@ -129,17 +126,6 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer db.Close()
 
-	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-executor-"+cfg.Cluster)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if err := events.WaitReady(ctx, conn.JS); err != nil {
-		return err
-	}
-	if err := topo.Ensure(ctx, conn.JS); err != nil {
-		return err
-	}
 	ln := cfg.Listener
 	if ln == nil {
 		if ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {

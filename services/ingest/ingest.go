@@ -19,7 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
-	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/ingest/internal/api"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
@@ -52,26 +52,11 @@ const Version = "sluice-0.1.0"
 // Run serves until ctx ends, then shuts down in order: stop accepting HTTP requests, finish
 // in-flight ones, stop consuming.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("service", "ingest")
-	topo := events.DefaultTopology()
-	if cfg.Topology != nil {
-		topo = *cfg.Topology
-	}
-	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-ingest")
+	conn, log, err := svc.Start(ctx, svc.Options{Name: "ingest", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := events.WaitReady(ctx, conn.JS); err != nil {
-		return err
-	}
-	if err := topo.Ensure(ctx, conn.JS); err != nil {
-		return err
-	}
 	secret, err := slugSecret(ctx, conn.JS)
 	if err != nil {
 		return err

@@ -19,8 +19,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/follow"
-	"github.com/sluicehq/sluice/pkg/natsutil"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/placement/internal/registry"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
@@ -52,26 +52,11 @@ type service struct {
 
 // Run places admitted queries until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("service", "placement")
-	topo := events.DefaultTopology()
-	if cfg.Topology != nil {
-		topo = *cfg.Topology
-	}
-	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-placement")
+	conn, log, err := svc.Start(ctx, svc.Options{Name: "placement", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := events.WaitReady(ctx, conn.JS); err != nil {
-		return err
-	}
-	if err := topo.Ensure(ctx, conn.JS); err != nil {
-		return err
-	}
 	tracer := otel.Tracer("sluice/placement")
 	s := &service{log: log, reg: registry.New(cfg.HeartbeatTimeout), tracer: tracer, canceled: map[string]string{},
 		pub: events.NewPublisher(conn.JS, "sluice/placement", tracer)}

@@ -15,7 +15,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
-	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/pkg/svc"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -44,26 +44,11 @@ type service struct {
 
 // Run dispatches fragments until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
-	log := cfg.Logger
-	if log == nil {
-		log = slog.Default()
-	}
-	log = log.With("service", "scheduler")
-	topo := events.DefaultTopology()
-	if cfg.Topology != nil {
-		topo = *cfg.Topology
-	}
-	conn, err := natsutil.Connect(ctx, cfg.NatsURL, cfg.Server, "sluice-scheduler")
+	conn, log, err := svc.Start(ctx, svc.Options{Name: "scheduler", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	if err := events.WaitReady(ctx, conn.JS); err != nil {
-		return err
-	}
-	if err := topo.Ensure(ctx, conn.JS); err != nil {
-		return err
-	}
 	tracer := otel.Tracer("sluice/scheduler")
 	s := &service{log: log, tracer: tracer, pub: events.NewPublisher(conn.JS, "sluice/scheduler", tracer)}
 	cons, err := conn.JS.CreateOrUpdateConsumer(ctx, events.StreamQueries, events.SchedulerConsumer(cfg.AckWait))
