@@ -5,10 +5,12 @@ package svc
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/config"
 	"github.com/sluicehq/sluice/pkg/natsutil"
 )
 
@@ -26,6 +28,11 @@ type Options struct {
 	Topology *events.Topology
 }
 
+// topologyEnv is the part of the topology set by the environment.
+type topologyEnv struct {
+	Replicas int `envconfig:"STREAM_REPLICAS" default:"1" desc:"replicas of every stream and bucket (3 on a NATS cluster)"`
+}
+
 // Start connects to NATS, waits for JetStream and ensures the topology. The caller closes
 // the connection.
 func Start(ctx context.Context, o Options) (*natsutil.Conn, *slog.Logger, error) {
@@ -37,6 +44,15 @@ func Start(ctx context.Context, o Options) (*natsutil.Conn, *slog.Logger, error)
 	topo := events.DefaultTopology()
 	if o.Topology != nil {
 		topo = *o.Topology
+	} else {
+		var env topologyEnv
+		if err := config.Load(&env); err != nil {
+			return nil, nil, err
+		}
+		if env.Replicas < 1 {
+			return nil, nil, fmt.Errorf("SLUICE_STREAM_REPLICAS must be >= 1, got %d", env.Replicas)
+		}
+		topo.Replicas = env.Replicas
 	}
 	conn, err := natsutil.Connect(ctx, o.NatsURL, o.Server, "sluice-"+o.Name)
 	if err != nil {
