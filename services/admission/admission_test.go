@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"log/slog"
 	"slices"
 	"testing"
@@ -117,20 +118,6 @@ func (h *harness) startReplica(id string, maxRunning int) *replica {
 	}()
 	h.t.Cleanup(func() { r.stop(h.t) }) // before the server shuts down (cleanups run last-in first-out)
 	return r
-}
-
-// eventually polls cond with a ticker until it holds or timeout passes.
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
 }
 
 // ---- the log as the tests read it ----
@@ -251,7 +238,7 @@ func driveFIFO(t *testing.T, h *harness, all []string, limit int) {
 	t.Helper()
 	finished := 0
 	for admittedWant := min(limit, len(all)); ; {
-		eventually(t, 5*time.Second, fmt.Sprintf("%d admitted", admittedWant), func() bool {
+		natstest.Eventually(t, 5*time.Second, fmt.Sprintf("%d admitted", admittedWant), func() bool {
 			return len(h.log.admitted()) >= admittedWant
 		})
 		got := ids(h.log.admitted())
@@ -493,7 +480,7 @@ func TestLeaderFailover(t *testing.T) {
 	for i := range 3 {
 		h.submit(qid(i))
 	}
-	eventually(t, 5*time.Second, "first admission", func() bool { return len(h.log.admitted()) == 1 })
+	natstest.Eventually(t, 5*time.Second, "first admission", func() bool { return len(h.log.admitted()) == 1 })
 	first := h.log.admitted()[0]
 	if first.queryID != qid(0) {
 		t.Fatalf("first admitted %s, want %s", first.queryID, qid(0))
@@ -516,7 +503,7 @@ func TestLeaderFailover(t *testing.T) {
 
 	h.finish(qid(0))
 	start := time.Now()
-	eventually(t, 2*time.Second, "the standby to admit the next query", func() bool { return len(h.log.admitted()) == 2 })
+	natstest.Eventually(t, 2*time.Second, "the standby to admit the next query", func() bool { return len(h.log.admitted()) == 2 })
 	t.Logf("failover admission after %s", time.Since(start))
 	second := h.log.admitted()[1]
 	if second.queryID != qid(1) {
@@ -550,7 +537,7 @@ func TestCrashedLeaderLeaseExpires(t *testing.T) {
 	start := time.Now()
 	h.startReplica("r1", 1)
 	h.submit(qid(0))
-	eventually(t, topo.LeaseTTL+3*time.Second, "admission after the dead lease expired", func() bool {
+	natstest.Eventually(t, topo.LeaseTTL+3*time.Second, "admission after the dead lease expired", func() bool {
 		return len(h.log.admitted()) == 1
 	})
 	got := h.log.admitted()[0]
@@ -592,7 +579,7 @@ func TestQueuedCancelEndsQuery(t *testing.T) {
 		}
 		return out
 	}
-	eventually(t, 5*time.Second, "three canceled terminal events", func() bool { return len(terminal()) >= 3 })
+	natstest.Eventually(t, 5*time.Second, "three canceled terminal events", func() bool { return len(terminal()) >= 3 })
 	got := terminal()
 	if len(got) != 3 {
 		t.Fatalf("terminal events for %v, want only the three canceled queries", got)

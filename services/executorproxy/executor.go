@@ -22,6 +22,7 @@ type executor struct {
 	log    *slog.Logger
 	db     *engine.DuckDB
 	js     jetstream.JetStream
+	status jetstream.KeyValue // the query status view, read when a fragment arrives
 	pub    *events.Publisher
 	tracer trace.Tracer
 	base   string
@@ -104,8 +105,12 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 	if md != nil {
 		delivery = md.NumDelivered
 	}
-	if _, dup := x.store.Get(id); dup {
-		return // this process already runs it; keepAlive of the first delivery covers it
+	if prev, dup := x.store.Get(id); dup {
+		if done, qe, rows := prev.Outcome(); done {
+			// Ran here, but its terminal event was not stored: publish it again.
+			settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows))
+		}
+		return // still running here; the first delivery settles it
 	}
 	if ended, err := x.alreadyEnded(pctx, id); err != nil {
 		_ = msg.NakWithDelay(200 * time.Millisecond)
@@ -115,8 +120,7 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	if reason, ok := x.cancelRequested(id); ok {
-		x.publishEnd(pctx, events.SubjectCanceled, id, canceledError(reason), 0)
-		_ = msg.Ack()
+		settle(msg, x.publishEnd(pctx, events.SubjectCanceled, id, canceledError(reason), 0))
 		return
 	}
 
@@ -142,15 +146,27 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		q.Finish(canceledError("canceled"))
 	}
 	_, qe, rows := q.Outcome()
+	settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows))
+}
+
+// terminalSubject is the terminal event for a query's outcome.
+func terminalSubject(qe *protocol.QueryError) string {
 	switch {
 	case qe == nil:
-		x.publishEnd(pctx, events.SubjectFinished, id, nil, rows)
+		return events.SubjectFinished
 	case qe.ErrorName == protocol.UserCanceled.Name || qe.ErrorName == protocol.AbandonedQuery.Name:
-		x.publishEnd(pctx, events.SubjectCanceled, id, qe, rows)
-	default:
-		x.publishEnd(pctx, events.SubjectFailed, id, qe, rows)
+		return events.SubjectCanceled
 	}
-	_ = msg.Ack()
+	return events.SubjectFailed
+}
+
+// settle acknowledges a fragment whose terminal event is stored, or asks for redelivery.
+func settle(msg jetstream.Msg, stored bool) {
+	if stored {
+		_ = msg.Ack()
+		return
+	}
+	_ = msg.NakWithDelay(time.Second)
 }
 
 // runDirect runs a query submitted straight to this cluster (no global queue).
@@ -193,11 +209,7 @@ func (x *executor) adjust(running, queued int) {
 // alreadyEnded checks the status view: a fragment redelivered after its query ended (a crash
 // between the terminal event and the ack) must not run again.
 func (x *executor) alreadyEnded(ctx context.Context, id string) (bool, error) {
-	kv, err := x.js.KeyValue(ctx, events.BucketQueryStatus)
-	if err != nil {
-		return false, err
-	}
-	e, err := kv.Get(ctx, id)
+	e, err := x.status.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
 		return false, nil
 	}
@@ -233,7 +245,7 @@ func canceledError(reason string) *protocol.QueryError {
 }
 
 // publishEnd publishes the single terminal event of a query (dedup key MsgIDTerminal).
-func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64) {
+func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64) bool {
 	ev := events.QueryEnded{QueryID: id, Cluster: x.cfg.Cluster, EndedAt: time.Now().UTC(), Rows: rows, By: "executor-proxy/" + x.cfg.Cluster}
 	if qe != nil {
 		ev.Error = &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
@@ -241,14 +253,23 @@ func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *proto
 			ev.Error.Line, ev.Error.Column = qe.ErrorLocation.LineNumber, qe.ErrorLocation.ColumnNumber
 		}
 	}
+	backoff := time.NewTicker(100 * time.Millisecond)
+	defer backoff.Stop()
 	for attempt := 0; attempt < 50; attempt++ {
-		if _, err := x.pub.Publish(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject], ev); err == nil {
-			return
-		} else {
-			x.log.Warn("publish terminal event failed; retrying", "query", id, "err", err)
+		_, err := x.pub.Publish(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject], ev)
+		if err == nil {
+			return true
 		}
-		time.Sleep(100 * time.Millisecond) //nolint:forbidigo // bounded publish retry backoff, not a test wait
+		x.log.Warn("publish terminal event failed; retrying", "query", id, "err", err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-backoff.C:
+		}
 	}
+	// Not stored: the caller leaves the fragment unacknowledged, so it is redelivered and
+	// the outcome published again.
+	return false
 }
 
 // watchCancels follows cancel requests published from now on.

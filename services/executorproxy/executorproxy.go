@@ -136,9 +136,13 @@ func Run(ctx context.Context, cfg Config) error {
 	if base == "" {
 		base = "http://" + ln.Addr().String()
 	}
+	statusKV, err := conn.JS.KeyValue(ctx, events.BucketQueryStatus)
+	if err != nil {
+		return err
+	}
 	tracer := otel.Tracer("sluice/executorproxy")
 	x := &executor{
-		cfg: cfg, log: log, db: db, js: conn.JS, base: base, tracer: tracer,
+		cfg: cfg, log: log, db: db, js: conn.JS, status: statusKV, base: base, tracer: tracer,
 		pub:   events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer),
 		store: results.NewStore(), slots: make(chan struct{}, cfg.Slots),
 		canceled: map[string]string{}, state: events.ClusterReady,

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,7 +29,7 @@ func TestRestartResumesQueuedQueries(t *testing.T) {
 
 	url2 := upOn(t, dir, func(c *cli.UpConfig) { c.MaxRunning = 2 })
 	for _, id := range ids {
-		eventually(t, 30*time.Second, "query "+id+" finished after the restart", func() bool { return queryState(t, url2, id) == "FINISHED" })
+		natstest.Eventually(t, 30*time.Second, "query "+id+" finished after the restart", func() bool { return queryState(t, url2, id) == "FINISHED" })
 	}
 }
 
@@ -38,7 +39,7 @@ func TestAbandonedQueuedQuery(t *testing.T) {
 	url := upInProcess(t, func(c *cli.UpConfig) { c.MaxRunning = 0; c.ClientTimeout = 300 * time.Millisecond })
 	c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "gone"}}
 	id := c.results(http.MethodPost, url+"/v1/statement", "SELECT 1").ID
-	eventually(t, 20*time.Second, "query abandoned", func() bool { return queryState(t, url, id) == "CANCELED" })
+	natstest.Eventually(t, 20*time.Second, "query abandoned", func() bool { return queryState(t, url, id) == "CANCELED" })
 	_, body := c.do(http.MethodGet, url+"/v1/query/"+id, "")
 	if !strings.Contains(string(body), "ABANDONED_QUERY") {
 		t.Fatalf("query info %s lacks ABANDONED_QUERY", body)

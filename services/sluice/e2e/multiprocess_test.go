@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"io"
 	"net"
 	"net/http"
@@ -78,7 +79,7 @@ func (f *fleet) start() {
 	f.spawn("scheduler", nil, "scheduler")
 	f.spawn("local-1", []string{"SLUICE_CLUSTER=local-1"}, "executor-proxy")
 	f.spawn("local-2", []string{"SLUICE_CLUSTER=local-2"}, "executor-proxy")
-	eventually(f.t, 60*time.Second, "ingest answering", func() bool {
+	natstest.Eventually(f.t, 60*time.Second, "ingest answering", func() bool {
 		resp, err := http.Get("http://" + f.httpAddr + "/v1/info")
 		if err != nil {
 			return false
@@ -107,7 +108,7 @@ func (f *fleet) spawn(name string, extraEnv []string, args ...string) {
 // waitFor waits until the process log contains line.
 func (f *fleet) waitFor(name, line string) {
 	f.t.Helper()
-	eventually(f.t, 30*time.Second, name+" to print "+line, func() bool {
+	natstest.Eventually(f.t, 30*time.Second, name+" to print "+line, func() bool {
 		b, _ := os.ReadFile(filepath.Join(f.dir, name+".log"))
 		return strings.Contains(string(b), line)
 	})
@@ -248,7 +249,7 @@ func TestSeparateProcessesCrashAndResume(t *testing.T) {
 			fmt.Sprintf("SELECT count(*), sum(l_quantity) FROM lineitem, range(3) WHERE l_orderkey %% %d = %d", total, i))
 		ids[qr.ID] = true
 	}
-	eventually(t, 60*time.Second, "some queries finished", func() bool { return countSubject(t, js, events.SubjectFinished)-base >= 20 })
+	natstest.Eventually(t, 60*time.Second, "some queries finished", func() bool { return countSubject(t, js, events.SubjectFinished)-base >= 20 })
 	done := countSubject(t, js, events.SubjectFinished) - base
 	nc.Close()
 	f.kill()
@@ -260,7 +261,7 @@ func TestSeparateProcessesCrashAndResume(t *testing.T) {
 	f.start()
 	nc2, js2 := f.js(t)
 	defer nc2.Close()
-	eventually(t, 120*time.Second, "every query finished after restart", func() bool {
+	natstest.Eventually(t, 120*time.Second, "every query finished after restart", func() bool {
 		return countSubject(t, js2, events.SubjectFinished)-base >= total
 	})
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"net/http"
 	"regexp"
 	"strings"
@@ -180,11 +181,11 @@ func TestCancel(t *testing.T) {
 		c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "erin"}}
 		// A query that runs for minutes unless canceled.
 		first := c.results(http.MethodPost, url+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3")
-		eventually(t, 30*time.Second, "query running", func() bool { return queryState(t, url, first.ID) == "RUNNING" })
+		natstest.Eventually(t, 30*time.Second, "query running", func() bool { return queryState(t, url, first.ID) == "RUNNING" })
 		if code, _ := c.do(http.MethodDelete, url+"/v1/query/"+first.ID, ""); code != http.StatusNoContent {
 			t.Fatalf("DELETE /v1/query: HTTP %d", code)
 		}
-		eventually(t, 30*time.Second, "query canceled", func() bool { return queryState(t, url, first.ID) == "CANCELED" })
+		natstest.Eventually(t, 30*time.Second, "query canceled", func() bool { return queryState(t, url, first.ID) == "CANCELED" })
 
 		// trino-go-client's own cancel path: context cancellation sends DELETE /v1/query/{id}.
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -212,5 +213,5 @@ func queryState(t *testing.T, url, id string) string {
 
 func assertQueryState(t *testing.T, url, id, want string) {
 	t.Helper()
-	eventually(t, 10*time.Second, "state "+want, func() bool { return queryState(t, url, id) == want })
+	natstest.Eventually(t, 10*time.Second, "state "+want, func() bool { return queryState(t, url, id) == want })
 }

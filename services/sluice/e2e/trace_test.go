@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"database/sql"
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"strings"
 	"testing"
 	"time"
@@ -36,7 +37,7 @@ func TestOneTracePerQuery(t *testing.T) {
 	// Find the query's ID from ingest's submit span, then wait for every service's span.
 	want := []string{"sluice/ingest", "sluice/admission", "sluice/placement", "sluice/scheduler", "sluice/executorproxy"}
 	var spans []sdktrace.ReadOnlySpan
-	eventually(t, 10*time.Second, "spans from all five services", func() bool {
+	natstest.Eventually(t, 10*time.Second, "spans from all five services", func() bool {
 		spans = querySpans(rec.Ended())
 		seen := map[string]bool{}
 		for _, s := range spans {

@@ -3,6 +3,7 @@ package statusview
 import (
 	"errors"
 	"fmt"
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"log/slog"
 	"reflect"
 	"sync"
@@ -122,19 +123,6 @@ func (e *env) kvStatus(t *testing.T, id string) (*events.QueryStatus, bool) {
 	return st, true
 }
 
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
-	}
-}
-
 func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 	t.Helper()
 	select {
@@ -148,7 +136,7 @@ func waitClosed(t *testing.T, ch <-chan struct{}, what string) {
 func (e *env) converged(t *testing.T, id string, seq uint64) *events.QueryStatus {
 	t.Helper()
 	var kvSt *events.QueryStatus
-	eventually(t, 5*time.Second, fmt.Sprintf("status of %s at seq %d", id, seq), func() bool {
+	natstest.Eventually(t, 5*time.Second, fmt.Sprintf("status of %s at seq %d", id, seq), func() bool {
 		st, ok := e.kvStatus(t, id)
 		if !ok || st.Seq < seq {
 			return false
@@ -167,7 +155,7 @@ func (e *env) converged(t *testing.T, id string, seq uint64) *events.QueryStatus
 // drained waits until the projector has acknowledged everything in the stream.
 func (e *env) drained(t *testing.T) {
 	t.Helper()
-	eventually(t, 5*time.Second, "the status-view consumer to drain", func() bool {
+	natstest.Eventually(t, 5*time.Second, "the status-view consumer to drain", func() bool {
 		cons, err := e.js.Consumer(t.Context(), events.StreamQueries, events.ConsumerStatusView)
 		if err != nil {
 			return false
@@ -234,7 +222,7 @@ func TestProjectorAndCacheFollowALifecycle(t *testing.T) {
 	if err := e.kv.Delete(t.Context(), id); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "the cache to drop the deleted key", func() bool {
+	natstest.Eventually(t, 5*time.Second, "the cache to drop the deleted key", func() bool {
 		_, ok1 := e.cache.Get(id)
 		_, ok2 := c2.Get(id)
 		return !ok1 && !ok2

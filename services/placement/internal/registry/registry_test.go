@@ -2,6 +2,7 @@ package registry
 
 import (
 	"encoding/json"
+	"github.com/sluicehq/sluice/pkg/natstest"
 	"strings"
 	"testing"
 	"time"
@@ -273,7 +274,7 @@ func TestWatchHeartbeats(t *testing.T) {
 		c, ok := snapshotByName(r, time.Now())[name]
 		return ok && (state == "" || c.Heartbeat.State == state)
 	}
-	eventually(t, 5*time.Second, "the early heartbeat", func() bool { return has("early", events.ClusterReady) })
+	natstest.Eventually(t, 5*time.Second, "the early heartbeat", func() bool { return has("early", events.ClusterReady) })
 
 	changed := func(what string) {
 		t.Helper()
@@ -294,7 +295,7 @@ func TestWatchHeartbeats(t *testing.T) {
 	}
 
 	putHB(events.ClusterHeartbeat{Name: "c1", State: events.ClusterDraining, Slots: 2, At: time.Now().UTC()})
-	eventually(t, 5*time.Second, "c1 draining", func() bool { return has("c1", events.ClusterDraining) })
+	natstest.Eventually(t, 5*time.Second, "c1 draining", func() bool { return has("c1", events.ClusterDraining) })
 
 	// Values that are not heartbeats are ignored.
 	if _, err := kv.Put(t.Context(), "junk", []byte("not json")); err != nil {
@@ -307,29 +308,16 @@ func TestWatchHeartbeats(t *testing.T) {
 	if err := kv.Delete(t.Context(), "c1"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 5*time.Second, "c1 to disappear after delete", func() bool { return !has("c1", "") })
+	natstest.Eventually(t, 5*time.Second, "c1 to disappear after delete", func() bool { return !has("c1", "") })
 
 	// A cluster that stops heartbeating disappears when its entry's TTL expires.
 	putHB(events.ClusterHeartbeat{Name: "silent", State: events.ClusterReady, Slots: 1, At: time.Now().UTC()})
-	eventually(t, 5*time.Second, "silent to appear", func() bool { return has("silent", "") })
-	eventually(t, topo.HeartbeatTTL+5*time.Second, "silent to expire", func() bool { return !has("silent", "") })
+	natstest.Eventually(t, 5*time.Second, "silent to appear", func() bool { return has("silent", "") })
+	natstest.Eventually(t, topo.HeartbeatTTL+5*time.Second, "silent to expire", func() bool { return !has("silent", "") })
 
 	for name := range snapshotByName(r, time.Now()) {
 		if name == "junk" || name == "noname" || name == "" {
 			t.Fatalf("non-heartbeat value registered as cluster %q", name)
 		}
-	}
-}
-
-func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		<-tick.C
 	}
 }
