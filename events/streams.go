@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -182,9 +181,6 @@ func WaitReady(ctx context.Context, js jetstream.JetStream) error {
 		_, err := js.AccountInfo(ctx)
 		if err == nil {
 			return nil
-		}
-		if !errors.Is(err, jetstream.ErrJetStreamNotEnabled) && ctx.Err() != nil {
-			return fmt.Errorf("jetstream not ready: %w", err)
 		}
 		t := time.NewTimer(50 * time.Millisecond)
 		select {

@@ -34,16 +34,7 @@ type harness struct {
 
 func newHarness(t *testing.T, topo events.Topology) *harness {
 	t.Helper()
-	ns, err := natsutil.StartServer(natsutil.ServerOptions{StoreDir: t.TempDir(), DontListen: true})
-	if err != nil {
-		t.Fatalf("start nats: %v", err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	conn, err := natsutil.Connect(t.Context(), "", ns, "test")
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	t.Cleanup(conn.Close)
+	ns, conn := natstest.RunJetStream(t)
 	if err := topo.Ensure(t.Context(), conn.JS); err != nil {
 		t.Fatalf("ensure topology: %v", err)
 	}

@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/clientsession"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/results"
@@ -168,5 +167,3 @@ func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
 }
-
-var _ = events.ProtocolTrino

@@ -5,7 +5,6 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -214,5 +213,3 @@ func rowsOf(pages []protocol.QueryResults) [][]any {
 	}
 	return rows
 }
-
-var _ = sql.ErrNoRows

@@ -1,12 +1,10 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"fmt"
 	"github.com/sluicehq/sluice/pkg/natstest"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -293,6 +291,4 @@ func TestSeparateProcessesCrashAndResume(t *testing.T) {
 			t.Errorf("query %s: events %v; want submitted, admitted and finished exactly once", id, c)
 		}
 	}
-	_ = io.Discard
-	_ = bufio.ScanLines
 }

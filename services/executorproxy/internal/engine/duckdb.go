@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -215,9 +214,3 @@ func (e *DuckDB) catalogExists(ctx context.Context, conn *sql.Conn, name string)
 }
 
 func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-// Exists reports whether path exists (for data directories).
-func Exists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}

@@ -354,11 +354,3 @@ func TestOpenRejectsBadNames(t *testing.T) {
 		})
 	}
 }
-
-func TestExists(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	if !Exists(dir) || Exists(filepath.Join(dir, "missing")) {
-		t.Fatal("Exists is wrong")
-	}
-}

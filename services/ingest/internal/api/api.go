@@ -21,7 +21,6 @@ import (
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
-	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/trace"
 )
 
@@ -421,7 +420,6 @@ type QueryInfo struct {
 	Session      map[string]any       `json:"session"`
 	QueryStats   map[string]any       `json:"queryStats"`
 	ErrorType    string               `json:"errorType,omitempty"`
-	ErrorCode    *protocol.ErrorCode  `json:"-"`
 	FailureInfo  *protocol.QueryError `json:"failureInfo,omitempty"`
 	Cluster      string               `json:"cluster,omitempty"`
 	Attempts     int                  `json:"attempts,omitempty"`
@@ -517,5 +515,3 @@ func writeJSON(w http.ResponseWriter, v any) {
 		return
 	}
 }
-
-var _ = attribute.Key("")

@@ -13,7 +13,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
-	"github.com/sluicehq/sluice/pkg/natsutil"
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -28,16 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	ns, err := natsutil.StartServer(natsutil.ServerOptions{StoreDir: t.TempDir(), DontListen: true})
-	if err != nil {
-		t.Fatalf("start nats: %v", err)
-	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	conn, err := natsutil.Connect(t.Context(), "", ns, "test")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(conn.Close)
+	_, conn := natstest.RunJetStream(t)
 	if err := events.DefaultTopology().Ensure(t.Context(), conn.JS); err != nil {
 		t.Fatal(err)
 	}

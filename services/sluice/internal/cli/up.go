@@ -72,7 +72,6 @@ func upCommand() *cobra.Command {
 // Up runs everything until ctx ends. ready is called with the client URL once queries are
 // accepted and every local cluster takes work.
 func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Logger) error {
-	slogger := log
 	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -101,7 +100,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 	if !opts.DontListen {
 		log.Info("embedded NATS listening", "url", ns.ClientURL())
 	}
-	if err := executorproxy.EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, slogger); err != nil {
+	if err := executorproxy.EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, log); err != nil {
 		return err
 	}
 	// Create the topology once before the services start, so they never race on it.
@@ -147,7 +146,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 			Cluster: fmt.Sprintf("local-%d", i), HTTPAddr: net.JoinHostPort(clusterHost, strconv.Itoa(port)),
 			Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait, DataDir: cfg.DataDir, TPCHScale: cfg.TPCHScale,
 			ResultBufferBytes: 16 << 20, ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond,
-			Server: ns, Logger: slogger, Topology: &topo,
+			Server: ns, Logger: log, Topology: &topo,
 			Ready: func(url string) {
 				if cfg.OnCluster != nil {
 					cfg.OnCluster(fmt.Sprintf("local-%d", i), url)
@@ -158,16 +157,16 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
 	}
 	start("admission", func(ctx context.Context) error {
-		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, LeaseRenew: 250 * time.Millisecond, Server: ns, Logger: slogger, Topology: &topo})
+		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, LeaseRenew: 250 * time.Millisecond, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("placement", func(ctx context.Context) error {
-		return placement.Run(ctx, placement.Config{HeartbeatTimeout: 3 * time.Second, AckWait: 30 * time.Second, Server: ns, Logger: slogger, Topology: &topo})
+		return placement.Run(ctx, placement.Config{HeartbeatTimeout: 3 * time.Second, AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("scheduler", func(ctx context.Context) error {
-		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: slogger, Topology: &topo})
+		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("ingest", func(ctx context.Context) error {
-		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, Server: ns, Logger: slogger, Topology: &topo,
+		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, Server: ns, Logger: log, Topology: &topo,
 			Ready: func(addr string) { ingestURL = "http://" + addr; pending.Done() }})
 	})
 	readyc := make(chan struct{})
