@@ -35,6 +35,7 @@ fuzz: ## Fuzz the parsers for 30 s each
 	$(GO) test ./pkg/clientsession/ -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./events/ -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./services/executorproxy/internal/trinowire/ -run '^$$' -fuzz FuzzErrorFromDuckDB -fuzztime 30s
+	$(GO) test ./services/admission/rgspec/ -run '^$$' -fuzz FuzzParse -fuzztime 30s
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck over every module

@@ -32,6 +32,13 @@ const (
 	// ConsumerStatusView is ingest's durable consumer that maintains BucketQueryStatus.
 	ConsumerStatusView = "status-view"
 
+	// KeyResourceGroups is the BucketConfig key of the resource-group configuration in force
+	// (the Trino/Presto JSON file format).
+	KeyResourceGroups = "resource-groups"
+	// KeyUserGroups is the BucketConfig key of the user-to-group mapping used by userGroup
+	// selectors (Trino's file group provider format).
+	KeyUserGroups = "user-groups"
+
 	// KeySlugSecret is the BucketConfig key of the HMAC secret that signs client URLs.
 	KeySlugSecret = "slug-secret"
 )
@@ -64,7 +71,7 @@ func DefaultTopology() Topology {
 		QueryRetention:  7 * 24 * time.Hour,
 		DuplicateWindow: time.Hour,
 		HeartbeatTTL:    3 * time.Second,
-		LeaseTTL:        2 * time.Second,
+		LeaseTTL:        1500 * time.Millisecond,
 		StatusRetention: 24 * time.Hour,
 	}
 }
@@ -75,7 +82,7 @@ func (t Topology) QueriesStream() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamQueries,
 		Description: "Sluice global queue and query lifecycle log",
-		Subjects:    []string{SubjectQueryAll},
+		Subjects:    []string{SubjectQueryAll, SubjectAdmissionTerm},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.Replicas,

@@ -17,6 +17,9 @@ const (
 	SubjectSubmitted = "sluice.query.submitted"
 	// SubjectCancelRequested: a client asked to cancel a query.
 	SubjectCancelRequested = "sluice.query.cancel-requested"
+	// SubjectQueued: admission accepted the query into a resource group's queue (the verdict
+	// for a query that cannot start at once).
+	SubjectQueued = "sluice.query.queued"
 	// SubjectAdmitted: admission let the query run (it now holds a fleet-wide slot).
 	SubjectAdmitted = "sluice.query.admitted"
 	// SubjectRejected: admission refused the query (terminal).
@@ -31,6 +34,18 @@ const (
 	SubjectFailed = "sluice.query.failed"
 	// SubjectCanceled: the query was canceled (terminal).
 	SubjectCanceled = "sluice.query.canceled"
+
+	// SubjectAdmissionTerm: an admission leader began its term. Every later decision of that
+	// leader is fenced on this subject's last sequence, so the marker of a newer leader makes
+	// every write of an older one fail. It is stored in the QUERIES stream.
+	SubjectAdmissionTerm = "sluice.admission.term"
+
+	// SubjectAdmissionExplainGroup is the request/reply subject (core NATS, not stored) that
+	// admission replicas answer with a group's state; the payload is the group ID.
+	SubjectAdmissionExplainGroup = "sluice.admission.explain.group"
+	// SubjectAdmissionExplainQuery is the request/reply subject (core NATS, not stored) that
+	// admission replicas answer with why a query waits; the payload is the query ID.
+	SubjectAdmissionExplainQuery = "sluice.admission.explain.query"
 
 	// SubjectFragmentPrefix is the prefix of per-cluster fragment subjects.
 	SubjectFragmentPrefix = "sluice.fragment."
@@ -70,6 +85,7 @@ func FragmentSubject(cluster string) string { return SubjectFragmentPrefix + clu
 func MsgIDSubmitted(queryID string) string       { return queryID + ":submitted" }
 func MsgIDCancelRequested(queryID string) string { return queryID + ":cancel-requested" }
 func MsgIDAdmitted(queryID string) string        { return queryID + ":admitted" }
+func MsgIDQueued(queryID string) string          { return queryID + ":queued" }
 func MsgIDPlaced(queryID string, attempt int) string {
 	return fmt.Sprintf("%s:placed:%d", queryID, attempt)
 }

@@ -7,6 +7,8 @@ const (
 	TypeQuerySubmitted       = "io.sluice.query.submitted.v1"
 	TypeQueryCancelRequested = "io.sluice.query.cancel-requested.v1"
 	TypeQueryAdmitted        = "io.sluice.query.admitted.v1"
+	TypeQueryQueued          = "io.sluice.query.queued.v1"
+	TypeAdmissionTerm        = "io.sluice.admission.term.v1"
 	TypeQueryRejected        = "io.sluice.query.rejected.v1"
 	TypeQueryPlaced          = "io.sluice.query.placed.v1"
 	TypeQueryStarted         = "io.sluice.query.started.v1"
@@ -21,6 +23,7 @@ var TypeForSubject = map[string]string{
 	SubjectSubmitted:       TypeQuerySubmitted,
 	SubjectCancelRequested: TypeQueryCancelRequested,
 	SubjectAdmitted:        TypeQueryAdmitted,
+	SubjectQueued:          TypeQueryQueued,
 	SubjectRejected:        TypeQueryRejected,
 	SubjectPlaced:          TypeQueryPlaced,
 	SubjectStarted:         TypeQueryStarted,
@@ -76,13 +79,40 @@ type QueryCancelRequested struct {
 	Reason  string `json:"reason,omitempty"`
 }
 
-// QueryAdmitted is published by the admission leader. LeaseRevision is the fencing token of
-// the leader that decided.
+// QueryAdmitted is published by the admission leader. LeaseRevision is the lease revision
+// of the leader that decided; Group is the resource group that holds the query's slot, and
+// GroupTemplate the same path with the configured (unexpanded) names.
 type QueryAdmitted struct {
 	Query         QuerySpec `json:"query"`
 	Group         string    `json:"group"`
+	GroupTemplate string    `json:"groupTemplate,omitempty"`
 	LeaseRevision uint64    `json:"leaseRevision"`
 	AdmittedAt    time.Time `json:"admittedAt"`
+	// Priority and MemoryBytes are what the resource groups account the query with (the
+	// query_priority session property and the declared PEAK_MEMORY).
+	Priority    int64 `json:"priority,omitempty"`
+	MemoryBytes int64 `json:"memoryBytes,omitempty"`
+}
+
+// QueryQueued is published by the admission leader when a submitted query must wait: it
+// now counts against maxQueued of Group and every ancestor.
+type QueryQueued struct {
+	QueryID       string    `json:"queryId"`
+	Group         string    `json:"group"`
+	GroupTemplate string    `json:"groupTemplate,omitempty"`
+	LeaseRevision uint64    `json:"leaseRevision"`
+	QueuedAt      time.Time `json:"queuedAt"`
+	Priority      int64     `json:"priority,omitempty"`
+	MemoryBytes   int64     `json:"memoryBytes,omitempty"`
+	// Reason is why the query could not start when it was queued.
+	Reason string `json:"reason,omitempty"`
+}
+
+// AdmissionTerm marks the start of an admission leader's term in the QUERIES stream.
+type AdmissionTerm struct {
+	Holder        string    `json:"holder"`
+	LeaseRevision uint64    `json:"leaseRevision"`
+	At            time.Time `json:"at"`
 }
 
 // QueryPlaced is published by placement with the chosen cluster.
@@ -114,6 +144,9 @@ type QueryEnded struct {
 	Error *QueryErrorInfo `json:"error,omitempty"`
 	// Rows is the number of result rows of a finished query.
 	Rows int64 `json:"rows,omitempty"`
+	// CPUTimeMillis is the CPU time the cluster reports for the query, charged to the CPU
+	// quotas of its resource groups (finished queries and user errors only).
+	CPUTimeMillis int64 `json:"cpuTimeMillis,omitempty"`
 	// By names the component that ended the query.
 	By string `json:"by"`
 }
@@ -162,7 +195,10 @@ type ClusterHeartbeat struct {
 	Slots   int          `json:"slots"`
 	Running int          `json:"running"`
 	Queued  int          `json:"queued"`
-	At      time.Time    `json:"at"`
+	// MemoryBytes is the memory the cluster can give queries; summed over ready clusters it
+	// is the fleet memory that percentage softMemoryLimits are shares of.
+	MemoryBytes int64     `json:"memoryBytes,omitempty"`
+	At          time.Time `json:"at"`
 }
 
 // QueryState is the state recorded in the status view.
@@ -194,9 +230,13 @@ type QueryStatus struct {
 	NextURI         string          `json:"nextUri,omitempty"`
 	Error           *QueryErrorInfo `json:"error,omitempty"`
 	CancelRequested bool            `json:"cancelRequested,omitempty"`
-	AdmittedAt      time.Time       `json:"admittedAt,omitzero"`
-	StartedAt       time.Time       `json:"startedAt,omitzero"`
-	EndedAt         time.Time       `json:"endedAt,omitzero"`
-	Attempts        int             `json:"attempts,omitempty"`
-	Seq             uint64          `json:"seq"`
+	// Group is the resource group admission put the query in ("" until it decided).
+	Group string `json:"group,omitempty"`
+	// QueuedReason is why the query could not start when admission queued it.
+	QueuedReason string    `json:"queuedReason,omitempty"`
+	AdmittedAt   time.Time `json:"admittedAt,omitzero"`
+	StartedAt    time.Time `json:"startedAt,omitzero"`
+	EndedAt      time.Time `json:"endedAt,omitzero"`
+	Attempts     int       `json:"attempts,omitempty"`
+	Seq          uint64    `json:"seq"`
 }

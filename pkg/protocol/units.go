@@ -60,3 +60,19 @@ func splitNumber(v string) (float64, string, error) {
 	}
 	return n, strings.TrimSpace(v[i:]), nil
 }
+
+// FormatDataSize writes bytes the way airlift's DataSize.succinct does: the largest unit
+// in which the value is at least 1, with up to two decimals ("0B", "512B", "1.50GB").
+func FormatDataSize(bytes int64) string {
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	v := float64(bytes)
+	i := 0
+	for i < len(units)-1 && (v >= 1024 || v <= -1024) {
+		v /= 1024
+		i++
+	}
+	if v == float64(int64(v)) {
+		return strconv.FormatInt(int64(v), 10) + units[i]
+	}
+	return strconv.FormatFloat(v, 'f', 2, 64) + units[i]
+}

@@ -61,3 +61,19 @@ func FuzzParseDataSize(f *testing.F) {
 		}
 	})
 }
+
+func TestFormatDataSize(t *testing.T) {
+	for _, tc := range []struct {
+		in   int64
+		want string
+	}{{0, "0B"}, {512, "512B"}, {1024, "1kB"}, {1536 << 20, "1.50GB"}, {10 << 30, "10GB"}, {-2048, "-2kB"}} {
+		if got := FormatDataSize(tc.in); got != tc.want {
+			t.Errorf("FormatDataSize(%d) = %q, want %q", tc.in, got, tc.want)
+		}
+		if tc.in >= 0 {
+			if back, err := ParseDataSize(FormatDataSize(tc.in)); err != nil || back != tc.in {
+				t.Errorf("ParseDataSize(FormatDataSize(%d)) = %d, %v", tc.in, back, err)
+			}
+		}
+	}
+}

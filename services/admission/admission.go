@@ -1,18 +1,25 @@
-// Package admission decides which queued query runs next, for the whole fleet at once.
-// Replicas elect one leader through a KV lease; every replica folds the QUERIES log into the
-// same state (standbys stay hot); only the leader publishes decisions, each one fenced by the
-// expected last sequence of the admitted subject, so two leaders can never both admit.
+// Package admission decides, for the whole fleet at once, which submitted query runs next:
+// Presto/Trino resource groups (selectors, templates, limits on every ancestor, the four
+// scheduling policies, CPU quotas, soft memory limits) over one durable global queue.
 //
-// Consumes (replay + follow): sluice.query.submitted, .cancel-requested, .admitted and the
-// terminal events. Publishes: sluice.query.admitted, sluice.query.canceled (for queued
-// queries whose cancel was requested).
+// Every replica folds the QUERIES log into the same state (standbys stay hot). One replica
+// leads, chosen by a KV lease. A new leader first writes a term marker
+// (sluice.admission.term) and folds the log up to it, so it has seen every decision of every
+// earlier leader; then every write it makes is fenced on that marker's sequence, so the
+// marker of any later leader makes its writes fail. Limits therefore hold across replicas
+// and failovers.
 //
-// This is the fleet-wide FIFO with one concurrency limit; resource groups replace the policy
-// in a later step.
+// Consumes (replay + follow): sluice.query.submitted, .cancel-requested, .queued, .admitted,
+// the terminal events and sluice.admission.term; cluster heartbeats (fleet memory); the
+// resource-group configuration in SLUICE_CONFIG. Publishes: a verdict for every submission
+// (sluice.query.queued, sluice.query.admitted, or sluice.query.rejected), admissions of
+// queued queries, sluice.query.canceled for queued queries whose cancel was requested.
+// Answers explain requests (group state, why a query waits) over NATS request/reply.
 package admission
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,17 +34,24 @@ import (
 	"github.com/sluicehq/sluice/pkg/lease"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/svc"
-	"github.com/sluicehq/sluice/services/admission/internal/queue"
+	"github.com/sluicehq/sluice/services/admission/internal/groups"
+	"github.com/sluicehq/sluice/services/admission/internal/state"
+	"github.com/sluicehq/sluice/services/admission/rgspec"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
 
 // Config of the admission service (environment variables SLUICE_*).
 type Config struct {
-	NatsURL    string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
-	MaxRunning int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries"`
-	LeaseRenew time.Duration `envconfig:"LEASE_RENEW" default:"250ms" desc:"leader lease renewal interval (a lease not renewed for 2s expires)"`
-	Identity   string        `envconfig:"ADMISSION_ID" desc:"replica identity in the lease (default host:pid)"`
+	NatsURL            string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
+	ResourceGroupsFile string        `envconfig:"RESOURCE_GROUPS" desc:"resource-group file (Trino/Presto JSON); watched, and published to the SLUICE_CONFIG bucket for every replica"`
+	UserGroupsFile     string        `envconfig:"USER_GROUPS" desc:"user-to-group mapping for userGroup selectors (lines group:user1,user2); watched like the resource-group file"`
+	MaxRunning         int           `envconfig:"MAX_RUNNING" default:"8" desc:"without a resource-group configuration: the fleet-wide limit of running queries (one group, global)"`
+	MaxQueued          int           `envconfig:"MAX_QUEUED" default:"100000" desc:"without a resource-group configuration: the fleet-wide limit of queued queries (0 = 100000)"`
+	StarvationAge      time.Duration `envconfig:"STARVATION_AGE" default:"5m" desc:"a query queued longer than this is reported, and starts before any policy choice once its groups have room (0 disables)"`
+	ConfigPoll         time.Duration `envconfig:"CONFIG_POLL" default:"1s" desc:"how often the resource-group and user-group files are checked for changes"`
+	LeaseRenew         time.Duration `envconfig:"LEASE_RENEW" default:"250ms" desc:"leader lease renewal interval (a lease not renewed for 1.5s expires)"`
+	Identity           string        `envconfig:"ADMISSION_ID" desc:"replica identity in the lease (default host:pid)"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -50,21 +64,35 @@ type Config struct {
 // leaseKey is the lease of the admission leader in events.BucketLeases.
 const leaseKey = "admission"
 
+// ErrNoConfig: there is no valid resource-group configuration to start with.
+var ErrNoConfig = errors.New("admission: no valid resource-group configuration")
+
 type service struct {
 	cfg    Config
 	log    *slog.Logger
 	pub    *events.Publisher
 	tracer trace.Tracer
+	wake   chan struct{}
 
-	mu    sync.Mutex
-	state *queue.State
-	wake  chan struct{}
+	mu         sync.Mutex
+	st         *state.State
+	rg         *rgspec.Config
+	rgText     string
+	userGroups rgspec.UserGroups
+	fleet      map[string]int64 // cluster -> reported memory bytes
+	starveLog  time.Time
 }
 
-// Run folds the log and, while leader, admits queries until ctx ends.
+// Run folds the log and, while leader, decides until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
-	if cfg.MaxRunning < 0 {
-		return fmt.Errorf("admission: MaxRunning must be >= 0, got %d", cfg.MaxRunning)
+	if cfg.MaxRunning < 0 || cfg.MaxQueued < 0 {
+		return fmt.Errorf("admission: MaxRunning and MaxQueued must be >= 0, got %d and %d", cfg.MaxRunning, cfg.MaxQueued)
+	}
+	if cfg.MaxQueued == 0 {
+		cfg.MaxQueued = 100000
+	}
+	if cfg.ConfigPoll <= 0 {
+		cfg.ConfigPoll = time.Second
 	}
 	if cfg.Identity == "" {
 		host, _ := os.Hostname()
@@ -76,12 +104,51 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer conn.Close()
 	tracer := otel.Tracer("sluice/admission")
-	s := &service{cfg: cfg, log: log, tracer: tracer, state: queue.New(), wake: make(chan struct{}, 1),
+	s := &service{cfg: cfg, log: log, tracer: tracer, wake: make(chan struct{}, 1), fleet: map[string]int64{},
 		pub: events.NewPublisher(conn.JS, "sluice/admission", tracer)}
-	f, err := follow.Start(ctx, conn.JS, events.StreamQueries, []string{
-		events.SubjectSubmitted, events.SubjectCancelRequested, events.SubjectAdmitted,
-		events.SubjectFinished, events.SubjectFailed, events.SubjectCanceled, events.SubjectRejected,
-	}, s.apply)
+	configKV, err := conn.JS.KeyValue(ctx, events.BucketConfig)
+	if err != nil {
+		return err
+	}
+	if err := s.loadConfig(ctx, configKV); err != nil {
+		return err
+	}
+	go s.watchConfig(ctx, configKV)
+	go s.watchFiles(ctx, configKV)
+	if err := s.watchFleet(ctx, conn.JS); err != nil {
+		return err
+	}
+	explain, err := s.serveExplain(conn.NC)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = explain.Stop() }()
+	leases, err := conn.JS.KeyValue(ctx, events.BucketLeases)
+	if err != nil {
+		return err
+	}
+	for ctx.Err() == nil {
+		// One incarnation of the fold: replay, then campaign. A leader whose write failed
+		// cannot trust its state: it steps down, and the fold is rebuilt from the log.
+		if err := s.incarnation(ctx, conn.JS, leases); err != nil && ctx.Err() == nil {
+			log.Warn("admission state rebuilt from the log", "cause", err)
+		}
+	}
+	return nil
+}
+
+var foldSubjects = []string{
+	events.SubjectSubmitted, events.SubjectCancelRequested, events.SubjectQueued, events.SubjectAdmitted,
+	events.SubjectFinished, events.SubjectFailed, events.SubjectCanceled, events.SubjectRejected,
+	events.SubjectAdmissionTerm,
+}
+
+func (s *service) incarnation(ctx context.Context, js jetstream.JetStream, leases jetstream.KeyValue) error {
+	s.mu.Lock()
+	s.st = state.New(s.rg, groups.Options{StarvationAge: s.cfg.StarvationAge, Seed: uint64(time.Now().UnixNano())})
+	s.mu.Unlock()
+	started := time.Now()
+	f, err := follow.Start(ctx, js, events.StreamQueries, foldSubjects, s.apply)
 	if err != nil {
 		return err
 	}
@@ -91,13 +158,18 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return nil
 	}
-	kv, err := conn.JS.KeyValue(ctx, events.BucketLeases)
-	if err != nil {
-		return err
-	}
-	log.Info("admission ready", "maxRunning", cfg.MaxRunning, "identity", cfg.Identity)
-	_ = lease.Campaign(ctx, kv, leaseKey, cfg.Identity, cfg.LeaseRenew, s.lead)
-	return nil
+	s.mu.Lock()
+	running, queued := s.st.Tree.Counts()
+	s.mu.Unlock()
+	s.log.Info("admission state folded", "running", running, "queued", queued, "took", time.Since(started).Round(time.Millisecond), "identity", s.cfg.Identity)
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	_ = lease.Campaign(cctx, leases, leaseKey, s.cfg.Identity, s.cfg.LeaseRenew, func(lctx context.Context, term lease.Term) {
+		if err := s.lead(lctx, term); err != nil && lctx.Err() == nil {
+			cancel(err)
+		}
+	})
+	return context.Cause(cctx)
 }
 
 func (s *service) apply(msg jetstream.Msg) {
@@ -106,7 +178,7 @@ func (s *service) apply(msg jetstream.Msg) {
 		return
 	}
 	s.mu.Lock()
-	err = s.state.Apply(msg.Subject(), md.Sequence.Stream, msg.Headers(), msg.Data())
+	err = s.st.Apply(msg.Subject(), md.Sequence.Stream, msg.Headers(), msg.Data())
 	s.mu.Unlock()
 	if err != nil {
 		s.log.Warn("skipping malformed event", "subject", msg.Subject(), "seq", md.Sequence.Stream, "err", err)
@@ -121,99 +193,61 @@ func (s *service) poke() {
 	}
 }
 
-// lead decides while this replica holds the lease.
-func (s *service) lead(ctx context.Context, term lease.Term) {
-	s.log.Info("admission leader", "revision", term.Revision)
-	tick := time.NewTicker(time.Second) // reconciliation only; decisions are event-driven
+// lead decides while this replica holds the lease. It returns an error when a write failed
+// and the state can no longer be trusted.
+func (s *service) lead(ctx context.Context, lt lease.Term) error {
+	ack, err := s.pub.Publish(ctx, events.SubjectAdmissionTerm, fmt.Sprintf("term:%s:%d", s.cfg.Identity, lt.Revision), "", events.TypeAdmissionTerm,
+		events.AdmissionTerm{Holder: s.cfg.Identity, LeaseRevision: lt.Revision, At: time.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("term marker: %w", err)
+	}
+	// Fold up to our own marker: from here on the state holds every earlier leader's writes,
+	// and none of theirs can land any more.
+	if err := s.waitFold(ctx, func(st *state.State) bool { return st.LastTermSeq >= ack.Sequence }); err != nil {
+		return err
+	}
+	t := &term{seq: ack.Sequence, revision: lt.Revision}
+	s.log.Info("admission leader", "revision", lt.Revision, "termSeq", t.seq)
+	tick := time.NewTicker(250 * time.Millisecond) // CPU quota regeneration, fleet memory, starvation
 	defer tick.Stop()
 	for {
-		if err := s.decide(ctx, term); err != nil && ctx.Err() == nil {
-			s.log.Warn("admission decision failed; retrying", "err", err)
+		s.mu.Lock()
+		superseded := s.st.LastTermSeq > t.seq
+		s.mu.Unlock()
+		if superseded {
+			return errors.New("a newer admission leader wrote its term marker")
+		}
+		if err := s.decide(ctx, t); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
 		}
 		select {
 		case <-ctx.Done():
 			s.log.Info("admission leadership ended", "cause", context.Cause(ctx))
-			return
+			return nil
 		case <-s.wake:
 		case <-tick.C:
+			s.reportStarvation()
 		}
 	}
 }
 
-// decide ends canceled queued queries and admits from the head of the queue while the
-// fleet-wide limit allows.
-func (s *service) decide(ctx context.Context, term lease.Term) error {
-	s.mu.Lock()
-	canceled := s.state.Canceled()
-	cancelFence := s.state.LastAdmittedSeq
-	s.mu.Unlock()
-	for _, e := range canceled {
-		code := protocol.UserCanceled
-		if e.CancelReason == "abandoned" {
-			code = protocol.AbandonedQuery
-		}
-		qe := protocol.NewError(code, "Query was canceled while queued")
-		ctx := events.ExtractTrace(ctx, e.Trace)
-		if _, err := s.pub.Publish(ctx, events.SubjectCanceled, events.MsgIDTerminal(e.Spec.ID), e.Spec.ID, events.TypeQueryCanceled,
-			events.QueryEnded{QueryID: e.Spec.ID, EndedAt: time.Now().UTC(), By: "admission",
-				Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}},
-			// Fenced like an admission: if another leader admitted anything since our
-			// view, this cancel is refused and decided again after the fold catches up.
-			jetstream.WithExpectLastSequenceForSubject(cancelFence, events.SubjectAdmitted)); err != nil {
-			if isWrongLastSequence(err) {
-				return s.waitForFold(ctx, cancelFence)
-			}
-			return err
-		}
-		s.mu.Lock()
-		s.state.MarkEnded(e.Spec.ID)
-		s.mu.Unlock()
-	}
-	for ctx.Err() == nil {
-		s.mu.Lock()
-		if s.state.Running() >= s.cfg.MaxRunning {
-			s.mu.Unlock()
-			return nil
-		}
-		e, ok := s.state.Head()
-		fence := s.state.LastAdmittedSeq
-		s.mu.Unlock()
-		if !ok {
-			return nil
-		}
-		pctx, span := events.StartProcessSpan(ctx, s.tracer, e.Trace, events.SubjectSubmitted, "admission", 0)
-		ack, err := s.pub.Publish(pctx, events.SubjectAdmitted, events.MsgIDAdmitted(e.Spec.ID), e.Spec.ID, events.TypeQueryAdmitted,
-			events.QueryAdmitted{Query: e.Spec, Group: "global", LeaseRevision: term.Revision, AdmittedAt: time.Now().UTC()},
-			jetstream.WithExpectLastSequencePerSubject(fence))
-		span.End()
-		if err != nil {
-			if isWrongLastSequence(err) {
-				// Another decision landed first (a second leader, or our own duplicate):
-				// wait for the fold to catch up before deciding again.
-				return s.waitForFold(ctx, fence)
-			}
-			return err
-		}
-		s.mu.Lock()
-		if ack.Duplicate {
-			// Already admitted earlier (a crash between publish and fold); the log has it.
-			s.state.MarkAdmitted(e.Spec.ID, 0)
-		} else {
-			s.state.MarkAdmitted(e.Spec.ID, ack.Sequence)
-		}
-		s.mu.Unlock()
-	}
-	return nil
+type term struct {
+	seq      uint64
+	revision uint64
 }
 
-// waitForFold waits until the fold has moved past fence (bounded).
-func (s *service) waitForFold(ctx context.Context, fence uint64) error {
-	deadline := time.Now().Add(2 * time.Second)
-	for time.Now().Before(deadline) {
+// waitFold waits until cond holds for the folded state.
+func (s *service) waitFold(ctx context.Context, cond func(*state.State) bool) error {
+	deadline := time.NewTimer(10 * time.Second)
+	defer deadline.Stop()
+	for {
 		s.mu.Lock()
-		moved := s.state.LastAdmittedSeq > fence
+		ok := cond(s.st)
 		s.mu.Unlock()
-		if moved {
+		if ok {
 			return nil
 		}
 		t := time.NewTimer(5 * time.Millisecond)
@@ -221,12 +255,247 @@ func (s *service) waitForFold(ctx context.Context, fence uint64) error {
 		case <-ctx.Done():
 			t.Stop()
 			return ctx.Err()
+		case <-deadline.C:
+			t.Stop()
+			return errors.New("admission: the fold did not reach the term marker")
 		case <-s.wake:
 			t.Stop()
 		case <-t.C:
 		}
 	}
-	return errors.New("admission: fold did not catch up with the admitted subject")
+}
+
+// publish writes one decision fenced on the leader's term marker, retrying on errors that
+// may hide a stored write (the msg-id makes the retry idempotent).
+func (s *service) publish(ctx context.Context, t *term, subject, msgID, queryID, ceType string, payload any) error {
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		_, err = s.pub.Publish(pctx, subject, msgID, queryID, ceType, payload,
+			jetstream.WithExpectLastSequenceForSubject(t.seq, events.SubjectAdmissionTerm))
+		cancel()
+		if err == nil || isWrongLastSequence(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("publish %s for %s: %w", subject, queryID, err)
+	}
+	return nil
+}
+
+// decide ends canceled queries, starts queued queries while the policies and limits allow,
+// then gives every new submission its verdict.
+func (s *service) decide(ctx context.Context, t *term) error {
+	now := time.Now()
+	s.mu.Lock()
+	s.st.Tree.Refresh(now, s.fleetMemory())
+	canceled := s.st.Canceled()
+	s.mu.Unlock()
+	for _, e := range canceled {
+		code := protocol.UserCanceled
+		if e.CancelReason == "abandoned" {
+			code = protocol.AbandonedQuery
+		}
+		if err := s.end(ctx, t, e, events.SubjectCanceled, protocol.NewError(code, "Query was canceled while queued")); err != nil {
+			return err
+		}
+	}
+	for ctx.Err() == nil {
+		s.mu.Lock()
+		q, ok := s.st.Tree.Next(now)
+		var spec *events.QuerySpec
+		var e *state.Entry
+		var err error
+		if ok {
+			if e, ok = s.st.Entry(q.ID); ok {
+				spec, err = e.Spec()
+			} else {
+				err = errors.New("no submission for a queued query")
+			}
+			ok = true
+		}
+		s.mu.Unlock()
+		if !ok {
+			break
+		}
+		if err != nil {
+			// Its submission is gone from the log (retention): the query cannot run.
+			if e == nil {
+				e = &state.Entry{ID: q.ID}
+			}
+			if err := s.end(ctx, t, e, events.SubjectFailed, protocol.NewError(protocol.GenericInternalError, "Sluice lost the submitted query: %v", err)); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := s.admit(ctx, t, e, spec, q, q.Leaf()); err != nil {
+			return err
+		}
+	}
+	for ctx.Err() == nil {
+		done, err := s.verdict(ctx, t, now)
+		if err != nil || done {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *service) admit(ctx context.Context, t *term, e *state.Entry, spec *events.QuerySpec, q *groups.Query, leaf *groups.Group) error {
+	pctx, span := events.StartProcessSpan(ctx, s.tracer, e.Trace, events.SubjectSubmitted, "admission", 0)
+	defer span.End()
+	err := s.publish(pctx, t, events.SubjectAdmitted, events.MsgIDAdmitted(q.ID), q.ID, events.TypeQueryAdmitted,
+		events.QueryAdmitted{Query: *spec, Group: leaf.ID(), GroupTemplate: leaf.Template(), LeaseRevision: t.revision,
+			AdmittedAt: time.Now().UTC(), Priority: q.Priority, MemoryBytes: q.Memory})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.st.MarkStarted(q, leaf)
+	s.mu.Unlock()
+	return nil
+}
+
+// verdict decides for the oldest submission without one; done when there is none.
+func (s *service) verdict(ctx context.Context, t *term, now time.Time) (done bool, err error) {
+	s.mu.Lock()
+	e, ok := s.st.NextPending()
+	if !ok {
+		s.mu.Unlock()
+		return true, nil
+	}
+	spec, err := e.Spec()
+	if err != nil {
+		s.mu.Unlock()
+		return false, s.end(ctx, t, e, events.SubjectRejected, protocol.NewError(protocol.GenericInternalError, "Sluice could not read the submitted query: %v", err))
+	}
+	priority, memory, err := state.Accounting(spec)
+	if err != nil {
+		s.mu.Unlock()
+		return false, s.end(ctx, t, e, events.SubjectRejected, protocol.NewError(protocol.InvalidSessionProp, "%v", err))
+	}
+	sel, ok := s.rg.Select(s.selectionInput(spec))
+	if !ok {
+		s.mu.Unlock()
+		return false, s.end(ctx, t, e, events.SubjectRejected, protocol.NewError(protocol.QueryRejected, "Query did not match any selection rule (user %q, source %q)", spec.User, spec.Source))
+	}
+	tree := s.st.Tree
+	leaf := tree.Leaf(sel)
+	v, full := tree.Decide(leaf)
+	q := &groups.Query{ID: e.ID, Priority: priority, Memory: memory, QueuedAt: spec.SubmittedAt}
+	var reason string
+	if v == groups.VerdictQueue {
+		reason = tree.WhyWait(leaf)
+	}
+	s.mu.Unlock()
+
+	switch v {
+	case groups.VerdictQueueFull:
+		return false, s.end(ctx, t, e, events.SubjectRejected, protocol.NewError(protocol.QueryQueueFull, "Too many queued queries for %q", full.ID()))
+	case groups.VerdictDisabled:
+		return false, s.end(ctx, t, e, events.SubjectRejected, protocol.NewError(protocol.QueryRejected, "Resource group %q is disabled", leaf.ID()))
+	case groups.VerdictStart:
+		return false, s.admit(ctx, t, e, spec, q, leaf)
+	}
+	pctx, span := events.StartProcessSpan(ctx, s.tracer, e.Trace, events.SubjectSubmitted, "admission", 0)
+	defer span.End()
+	if err := s.publish(pctx, t, events.SubjectQueued, events.MsgIDQueued(e.ID), e.ID, events.TypeQueryQueued,
+		events.QueryQueued{QueryID: e.ID, Group: leaf.ID(), GroupTemplate: leaf.Template(), LeaseRevision: t.revision,
+			QueuedAt: spec.SubmittedAt, Priority: priority, MemoryBytes: memory, Reason: reason}); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	s.st.MarkQueued(e, q, leaf)
+	s.mu.Unlock()
+	return false, nil
+}
+
+func (s *service) selectionInput(spec *events.QuerySpec) rgspec.Input {
+	return rgspec.Input{
+		User: spec.User, OriginalUser: spec.OriginalUser, AuthenticatedUser: spec.User, Source: spec.Source,
+		ClientInfo: spec.ClientInfo, Schema: spec.Schema, UserGroups: s.userGroups.GroupsOf(spec.User),
+		QueryType: rgspec.QueryTypeOf(spec.SQL), ClientTags: spec.ClientTags, ResourceEstimate: spec.ResourceEstimate,
+	}
+}
+
+// end publishes a terminal event for a query admission holds (rejected or canceled).
+func (s *service) end(ctx context.Context, t *term, e *state.Entry, subject string, qe *protocol.QueryError) error {
+	ctx = events.ExtractTrace(ctx, e.Trace)
+	ceType := events.TypeForSubject[subject]
+	err := s.publish(ctx, t, subject, events.MsgIDTerminal(e.ID), e.ID, ceType,
+		events.QueryEnded{QueryID: e.ID, EndedAt: time.Now().UTC(), By: "admission",
+			Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.st.MarkEnded(e.ID, 0)
+	s.mu.Unlock()
+	return nil
+}
+
+// reportStarvation logs, at most every 30 s, how many queries waited longer than
+// StarvationAge, with the oldest one and why it waits.
+func (s *service) reportStarvation() {
+	now := time.Now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.st.Tree.Starving(now)
+	if n == 0 || now.Sub(s.starveLog) < 30*time.Second {
+		return
+	}
+	s.starveLog = now
+	oldest, _ := s.st.Tree.Oldest()
+	s.log.Warn("queries queued longer than the starvation age", "count", n, "age", s.cfg.StarvationAge,
+		"oldest", oldest.ID, "waited", now.Sub(oldest.QueuedAt).Round(time.Second), "reason", s.st.Tree.Reason(oldest.ID, now))
+}
+
+// fleetMemory is the memory the clusters report, summed. Callers hold s.mu.
+func (s *service) fleetMemory() int64 {
+	var sum int64
+	for _, m := range s.fleet {
+		sum += m
+	}
+	return sum
+}
+
+// watchFleet follows cluster heartbeats for the fleet's memory.
+func (s *service) watchFleet(ctx context.Context, js jetstream.JetStream) error {
+	kv, err := js.KeyValue(ctx, events.BucketClusters)
+	if err != nil {
+		return err
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e == nil {
+					continue
+				}
+				s.mu.Lock()
+				var hb events.ClusterHeartbeat
+				if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &hb) != nil || hb.State != events.ClusterReady {
+					delete(s.fleet, e.Key())
+				} else {
+					s.fleet[e.Key()] = hb.MemoryBytes
+				}
+				s.mu.Unlock()
+				s.poke()
+			}
+		}
+	}()
+	return nil
 }
 
 func isWrongLastSequence(err error) bool {

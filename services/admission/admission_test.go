@@ -17,7 +17,9 @@ import (
 	"github.com/sluicehq/sluice/pkg/lease"
 	"github.com/sluicehq/sluice/pkg/natsutil"
 	"github.com/sluicehq/sluice/pkg/protocol"
-	"github.com/sluicehq/sluice/services/admission/internal/queue"
+	"github.com/sluicehq/sluice/services/admission/internal/groups"
+	"github.com/sluicehq/sluice/services/admission/internal/state"
+	"github.com/sluicehq/sluice/services/admission/rgspec"
 	"go.opentelemetry.io/otel/trace/noop"
 )
 
@@ -254,12 +256,6 @@ func driveFIFO(t *testing.T, h *harness, all []string, limit int) {
 	}
 }
 
-// admissionSubjects are the subjects Run folds.
-var admissionSubjects = []string{
-	events.SubjectSubmitted, events.SubjectCancelRequested, events.SubjectAdmitted,
-	events.SubjectFinished, events.SubjectFailed, events.SubjectCanceled, events.SubjectRejected,
-}
-
 // ---- tests ----
 
 // Two replicas run the full service (lease election included) against one JetStream.
@@ -289,17 +285,14 @@ func TestTwoReplicasAdmitFIFOWithinLimit(t *testing.T) {
 // at the same time, the split brain the fence must survive (a leader that lost its lease
 // but has not noticed yet).
 func startDecider(t *testing.T, h *harness, name string, maxRunning int, revision uint64) {
-
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	conn, err := natsutil.Connect(ctx, "", h.ns, name)
 	if err != nil {
 		t.Fatalf("connect: %v", err)
 	}
-	tracer := noop.NewTracerProvider().Tracer(name)
-	s := &service{cfg: Config{MaxRunning: maxRunning}, log: slog.New(slog.DiscardHandler), tracer: tracer,
-		state: queue.New(), wake: make(chan struct{}, 1), pub: events.NewPublisher(conn.JS, "sluice/admission", tracer)}
-	f, err := follow.Start(ctx, conn.JS, events.StreamQueries, admissionSubjects, s.apply)
+	s := newTestService(t, conn, name, maxRunning)
+	f, err := follow.Start(ctx, conn.JS, events.StreamQueries, foldSubjects, s.apply)
 	if err != nil {
 		t.Fatalf("follow: %v", err)
 	}
@@ -311,7 +304,10 @@ func startDecider(t *testing.T, h *harness, name string, maxRunning int, revisio
 		case <-ctx.Done():
 			return
 		}
-		s.lead(ctx, lease.Term{Revision: revision, Holder: name})
+		// The leader whose term marker is older is fenced out and returns an error.
+		if err := s.lead(ctx, lease.Term{Revision: revision, Holder: name}); err != nil {
+			t.Logf("%s stopped leading: %v", name, err)
+		}
 	}()
 	t.Cleanup(func() {
 		cancel()
@@ -319,6 +315,20 @@ func startDecider(t *testing.T, h *harness, name string, maxRunning int, revisio
 		f.Stop()
 		conn.Close()
 	})
+}
+
+// newTestService is the service's decision core with the default configuration (one
+// group, global, with maxRunning) and no lease: the test decides when it leads.
+func newTestService(t *testing.T, conn *natsutil.Conn, name string, maxRunning int) *service {
+	t.Helper()
+	rg, err := rgspec.Parse(DefaultResourceGroups(maxRunning, 1000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tracer := noop.NewTracerProvider().Tracer(name)
+	return &service{cfg: Config{MaxRunning: maxRunning, Identity: name}, log: slog.New(slog.DiscardHandler), tracer: tracer,
+		wake: make(chan struct{}, 1), pub: events.NewPublisher(conn.JS, "sluice/admission", tracer),
+		rg: rg, st: state.New(rg, groups.Options{}), fleet: map[string]int64{}}
 }
 
 func TestConcurrentLeadersAreFenced(t *testing.T) {
@@ -612,15 +622,15 @@ func TestIsWrongLastSequence(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.conn.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(42))
+	_, err = h.conn.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequenceForSubject(42, events.SubjectAdmissionTerm))
 	if !isWrongLastSequence(err) {
 		t.Fatalf("publish with a stale fence: err = %v, want a wrong-last-sequence error", err)
 	}
 	if isWrongLastSequence(errors.New("other")) || isWrongLastSequence(nil) {
 		t.Fatal("isWrongLastSequence matches unrelated errors")
 	}
-	if _, err := h.conn.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequencePerSubject(0)); err != nil {
-		t.Fatalf("publish with the right fence (0: no admitted event yet): %v", err)
+	if _, err := h.conn.JS.PublishMsg(ctx, msg, jetstream.WithExpectLastSequenceForSubject(0, events.SubjectAdmissionTerm)); err != nil {
+		t.Fatalf("publish with the right fence (0: no term marker yet): %v", err)
 	}
 }
 
@@ -634,20 +644,16 @@ type manualService struct {
 
 func newManualService(t *testing.T, h *harness, name string, maxRunning int) *manualService {
 	t.Helper()
-	tracer := noop.NewTracerProvider().Tracer(name)
 	stream, err := h.conn.JS.Stream(t.Context(), events.StreamQueries)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &manualService{
-		service: &service{cfg: Config{MaxRunning: maxRunning}, log: slog.New(slog.DiscardHandler), tracer: tracer,
-			state: queue.New(), wake: make(chan struct{}, 1), pub: events.NewPublisher(h.conn.JS, "sluice/admission", tracer)},
-		stream: stream, next: 1,
-	}
+	return &manualService{service: newTestService(t, h.conn, name, maxRunning), stream: stream, next: 1}
 }
 
-// fold applies the log up to its end, skipping the events of the queries in skip.
-func (m *manualService) fold(t *testing.T, skip ...string) {
+// fold applies the log up to its end, skipping the events of the queries in skip and, when
+// skipTerms, the term markers of other leaders.
+func (m *manualService) fold(t *testing.T, skipTerms bool, skip ...string) {
 	t.Helper()
 	info, err := m.stream.Info(t.Context())
 	if err != nil {
@@ -658,18 +664,33 @@ func (m *manualService) fold(t *testing.T, skip ...string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Contains(admissionSubjects, raw.Subject) || slices.Contains(skip, raw.Header.Get("ce-subject")) {
+		if !slices.Contains(foldSubjects, raw.Subject) || slices.Contains(skip, raw.Header.Get("ce-subject")) ||
+			(skipTerms && raw.Subject == events.SubjectAdmissionTerm) {
 			continue
 		}
-		if err := m.state.Apply(raw.Subject, raw.Sequence, raw.Header, raw.Data); err != nil {
+		if err := m.st.Apply(raw.Subject, raw.Sequence, raw.Header, raw.Data); err != nil {
 			t.Fatalf("apply seq %d: %v", raw.Sequence, err)
 		}
 	}
 }
 
-// A leader whose view misses an admission made by another leader must not be able to
-// admit: its publish carries a stale fence and JetStream refuses it.
-func TestStaleLeaderCannotAdmit(t *testing.T) {
+// beginTerm writes the leader's term marker and folds up to it, as lead does.
+func (m *manualService) beginTerm(t *testing.T, revision uint64) *term {
+	t.Helper()
+	ack, err := m.pub.Publish(t.Context(), events.SubjectAdmissionTerm, fmt.Sprintf("term:%s:%d", m.cfg.Identity, revision), "", events.TypeAdmissionTerm,
+		events.AdmissionTerm{Holder: m.cfg.Identity, LeaseRevision: revision})
+	if err != nil {
+		t.Fatalf("term marker: %v", err)
+	}
+	m.fold(t, false)
+	return &term{seq: ack.Sequence, revision: revision}
+}
+
+// A leader that has not noticed a newer leader's term must not be able to write anything:
+// its decisions are fenced on its own marker, and the newer marker makes them fail. The
+// stale leader here also misses an admission (its view says a slot is free), so without
+// the fence it would exceed the limit.
+func TestOldLeaderIsFencedByNewTerm(t *testing.T) {
 	t.Parallel()
 	const limit = 2
 	h := newHarness(t, events.DefaultTopology())
@@ -678,56 +699,44 @@ func TestStaleLeaderCannotAdmit(t *testing.T) {
 	}
 	a := newManualService(t, h, "leader-a", limit)
 	b := newManualService(t, h, "leader-b", limit)
-	hidden := qid(2) // b never learns about this query (a partitioned, lagging view)
-	termA, termB := lease.Term{Revision: 1, Holder: "a"}, lease.Term{Revision: 2, Holder: "b"}
 
-	a.fold(t)
+	termA := a.beginTerm(t, 1)
 	if err := a.decide(t.Context(), termA); err != nil {
 		t.Fatalf("a decides: %v", err)
 	}
 	if got := ids(h.log.admitted()); !slices.Equal(got, []string{qid(0), qid(1)}) {
 		t.Fatalf("admitted %v, want the first two", got)
 	}
+
+	// b takes over: marker, fold, then a slot frees and b admits the next query.
+	termB := b.beginTerm(t, 2)
 	h.finish(qid(0))
-	a.fold(t)
-	if err := a.decide(t.Context(), termA); err != nil {
-		t.Fatalf("a decides again: %v", err)
+	b.fold(t, false)
+	if err := b.decide(t.Context(), termB); err != nil {
+		t.Fatalf("b decides: %v", err)
 	}
 	if got := ids(h.log.admitted()); !slices.Equal(got, []string{qid(0), qid(1), qid(2)}) {
 		t.Fatalf("admitted %v, want the first three", got)
 	}
 
-	// b believes one slot is free (it missed qid(2)) and its head is qid(3).
-	b.fold(t, hidden)
-	if b.state.Running() != 1 {
-		t.Fatalf("b's stale view has %d running, want 1", b.state.Running())
+	// a never saw b's marker nor b's admission of qid(2): it believes a slot is free and
+	// its next query is qid(3).
+	a.fold(t, true, qid(2))
+	if r, _ := a.st.Tree.Counts(); r != 1 {
+		t.Fatalf("a's stale view has %d running, want 1", r)
 	}
-	if e, ok := b.state.Head(); !ok || e.Spec.ID != qid(3) {
-		t.Fatalf("b's head = %v, want %s", e, qid(3))
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
-	err := b.decide(ctx, termB)
-	cancel()
-	if err == nil {
-		t.Fatal("the stale leader's decision succeeded; want it refused by the fence")
+	err := a.decide(t.Context(), termA)
+	if err == nil || !isWrongLastSequence(errors.Unwrap(err)) {
+		t.Fatalf("the old leader's decision: err = %v, want it refused by the fence", err)
 	}
 	if got := ids(h.log.admitted()); !slices.Equal(got, []string{qid(0), qid(1), qid(2)}) {
-		t.Fatalf("a stale leader admitted: %v", got)
+		t.Fatalf("an old leader admitted: %v", got)
 	}
 	checkInvariants(t, h.log.sync(), limit)
 
-	// Once b has folded what it missed, it decides correctly with a current fence.
-	b.next = 1
-	b.state = queue.New()
-	b.fold(t)
-	if err := b.decide(t.Context(), termB); err != nil {
-		t.Fatalf("b decides with a current view: %v", err)
-	}
-	if n := len(h.log.admitted()); n != 3 {
-		t.Fatalf("b admitted over the limit: %v", ids(h.log.admitted()))
-	}
+	// The current leader goes on deciding.
 	h.finish(qid(1))
-	b.fold(t)
+	b.fold(t, false)
 	if err := b.decide(t.Context(), termB); err != nil {
 		t.Fatalf("b decides after a slot freed: %v", err)
 	}

@@ -35,6 +35,7 @@ type executor struct {
 	state    events.ClusterState
 	running  int
 	queued   int
+	memory   int64 // the backend's memory limit, reported in heartbeats
 }
 
 func (x *executor) setState(s events.ClusterState) {
@@ -108,7 +109,7 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 	if prev, dup := x.store.Get(id); dup {
 		if done, qe, rows := prev.Outcome(); done {
 			// Ran here, but its terminal event was not stored: publish it again.
-			settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows))
+			settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, 0))
 		}
 		return // still running here; the first delivery settles it
 	}
@@ -120,7 +121,7 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	if reason, ok := x.cancelRequested(id); ok {
-		settle(msg, x.publishEnd(pctx, events.SubjectCanceled, id, canceledError(reason), 0))
+		settle(msg, x.publishEnd(pctx, events.SubjectCanceled, id, canceledError(reason), 0, 0))
 		return
 	}
 
@@ -131,22 +132,22 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	defer x.acquireSlot(qctx)()
+	var busy time.Duration
 	if qctx.Err() == nil {
 		q.Start()
 		if _, err := x.pub.Publish(pctx, events.SubjectStarted, fmt.Sprintf("%s:started:%d.%d", id, frag.Attempt, delivery), id, events.TypeQueryStarted,
 			events.QueryStarted{QueryID: id, Cluster: x.cfg.Cluster, Attempt: frag.Attempt, NextURI: q.ExecutingURI(x.base, 0), StartedAt: time.Now().UTC()}); err != nil {
 			x.log.Warn("publish started failed", "query", id, "err", err)
 		}
-		if qe := x.db.Run(qctx, frag.Query, frag.SQL, q); qe != nil {
-			q.Finish(qe)
-		} else {
-			q.Finish(nil)
-		}
+		began := time.Now()
+		qe := x.db.Run(qctx, frag.Query, frag.SQL, q)
+		busy = time.Since(began)
+		q.Finish(qe)
 	} else {
 		q.Finish(canceledError("canceled"))
 	}
 	_, qe, rows := q.Outcome()
-	settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows))
+	settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, busy))
 }
 
 // terminalSubject is the terminal event for a query's outcome.
@@ -245,8 +246,11 @@ func canceledError(reason string) *protocol.QueryError {
 }
 
 // publishEnd publishes the single terminal event of a query (dedup key MsgIDTerminal).
-func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64) bool {
-	ev := events.QueryEnded{QueryID: id, Cluster: x.cfg.Cluster, EndedAt: time.Now().UTC(), Rows: rows, By: "executor-proxy/" + x.cfg.Cluster}
+// busy is the query's execution time: DuckDB does not measure CPU per query, so the
+// execution time stands in for the CPU time that resource-group CPU quotas charge.
+func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64, busy time.Duration) bool {
+	ev := events.QueryEnded{QueryID: id, Cluster: x.cfg.Cluster, EndedAt: time.Now().UTC(), Rows: rows, CPUTimeMillis: busy.Milliseconds(),
+		By: "executor-proxy/" + x.cfg.Cluster}
 	if qe != nil {
 		ev.Error = &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
 		if qe.ErrorLocation != nil {
@@ -313,7 +317,7 @@ func (x *executor) heartbeat(ctx context.Context) {
 	for {
 		x.mu.Lock()
 		hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: "duckdb", State: x.state,
-			Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, At: time.Now().UTC()}
+			Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC()}
 		x.mu.Unlock()
 		b, _ := json.Marshal(hb)
 		pctx, cancel := context.WithTimeout(ctx, x.cfg.HeartbeatInterval*2)

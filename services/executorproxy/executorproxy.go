@@ -147,6 +147,9 @@ func Run(ctx context.Context, cfg Config) error {
 		store: results.NewStore(), slots: make(chan struct{}, cfg.Slots),
 		canceled: map[string]string{}, state: events.ClusterReady,
 	}
+	if x.memory, err = db.MemoryLimit(ctx); err != nil {
+		log.Warn("cannot read DuckDB's memory limit; percentage memory limits will not count this cluster", "err", err)
+	}
 	srv := &http.Server{Handler: x.routes(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

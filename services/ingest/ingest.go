@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/ingest/internal/api"
+	"github.com/sluicehq/sluice/services/ingest/internal/explain"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
 	"go.opentelemetry.io/otel"
@@ -33,6 +34,7 @@ type Config struct {
 	NatsURL       string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
 	MaxQueryBytes int           `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
 	ClientTimeout time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"a queued query whose client stopped polling for this long is canceled (ABANDONED_QUERY)"`
+	VerdictWait   time.Duration `envconfig:"VERDICT_WAIT" default:"1s" desc:"how long a POST waits for admission's verdict, so that QUERY_QUEUE_FULL and unmatched selectors fail the POST itself (0: answer QUEUED at once)"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -80,7 +82,8 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version, ClientTimeout: cfg.ClientTimeout},
+	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version, ClientTimeout: cfg.ClientTimeout,
+		VerdictWait: cfg.VerdictWait, Explain: explain.New(conn.NC, 250*time.Millisecond, 500*time.Millisecond)},
 		events.NewPublisher(conn.JS, "sluice/ingest", tracer), cache, slug.NewMinter(secret), tracer, log)
 
 	ln := cfg.Listener

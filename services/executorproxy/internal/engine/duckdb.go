@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -62,6 +63,35 @@ func Open(ctx context.Context, threads int, catalogs []Catalog) (*DuckDB, error)
 		}
 	}
 	return e, nil
+}
+
+// MemoryLimit is DuckDB's memory_limit setting in bytes.
+func (e *DuckDB) MemoryLimit(ctx context.Context) (int64, error) {
+	var v string
+	if err := e.db.QueryRowContext(ctx, "SELECT current_setting('memory_limit')").Scan(&v); err != nil {
+		return 0, fmt.Errorf("engine: memory_limit: %w", err)
+	}
+	return parseDuckDBSize(v)
+}
+
+// parseDuckDBSize reads DuckDB's size strings: "19.2 GiB", "512.0 MiB", "1.5GB", "100 bytes".
+func parseDuckDBSize(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if i <= 0 {
+		return 0, fmt.Errorf("engine: size %q", v)
+	}
+	n, err := strconv.ParseFloat(v[:i], 64)
+	if err != nil {
+		return 0, fmt.Errorf("engine: size %q: %w", v, err)
+	}
+	units := map[string]float64{"": 1, "b": 1, "bytes": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+	mult, ok := units[strings.ToLower(strings.TrimSpace(v[i:]))]
+	if !ok {
+		return 0, fmt.Errorf("engine: size %q: unknown unit", v)
+	}
+	return int64(n * mult), nil
 }
 
 func (e *DuckDB) attach(ctx context.Context, c Catalog) error {

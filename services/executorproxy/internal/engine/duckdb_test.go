@@ -354,3 +354,24 @@ func TestOpenRejectsBadNames(t *testing.T) {
 		})
 	}
 }
+
+func TestMemoryLimit(t *testing.T) {
+	t.Parallel()
+	e := open(t)
+	if _, err := e.db.ExecContext(t.Context(), "SET memory_limit = '1.5GB'"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.MemoryLimit(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// DuckDB reports the setting in its own units (e.g. "1.3 GiB"): allow rounding.
+	if got < 1_300_000_000 || got > 1_600_000_000 {
+		t.Fatalf("memory limit %d bytes, want about 1.5e9", got)
+	}
+	for _, bad := range []string{"", "GiB", "12 parsecs"} {
+		if _, err := parseDuckDBSize(bad); err == nil {
+			t.Errorf("parseDuckDBSize(%q) accepted", bad)
+		}
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/events"
 	session "github.com/sluicehq/sluice/pkg/clientsession"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/services/ingest/internal/explain"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
 	"go.opentelemetry.io/otel/trace"
@@ -38,6 +39,12 @@ type Options struct {
 	// ClientTimeout: a queued query whose client stopped polling for this long is canceled
 	// as ABANDONED_QUERY.
 	ClientTimeout time.Duration
+	// VerdictWait is how long a POST waits for admission's verdict (queued, admitted or
+	// rejected) so that a full queue or an unmatched selector fails the POST itself. After
+	// it the POST answers QUEUED and the verdict shows on the next poll.
+	VerdictWait time.Duration
+	// Explain asks admission why queries wait and for resource-group state; nil disables it.
+	Explain *explain.Client
 }
 
 // Server is the HTTP handler of ingest.
@@ -72,6 +79,8 @@ func New(opts Options, pub *events.Publisher, cache *statusview.Cache, minter *s
 	s.mux.HandleFunc("GET /v1/info", s.info)
 	s.mux.HandleFunc("GET /v1/info/state", s.infoState)
 	s.mux.HandleFunc("GET /ui/query/{id}", s.queryInfo)
+	s.mux.HandleFunc("GET /v1/resourceGroupState", s.resourceGroupState)
+	s.mux.HandleFunc("GET /v1/resourceGroupState/{group...}", s.resourceGroupState)
 	return s
 }
 
@@ -153,6 +162,14 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	s.tokens[spec.ID] = 0
 	s.lastSeen[spec.ID] = time.Now()
 	s.mu.Unlock()
+	if s.opts.VerdictWait > 0 {
+		st := s.waitUntil(ctx, spec.ID, time.Now().Add(s.opts.VerdictWait), hasVerdict)
+		if st != nil && st.State.Terminal() {
+			// Refused before it ever waited in a group: QUERY_QUEUE_FULL, no selector, ...
+			s.writeFailed(w, base, spec.ID, toProtocolError(st.Error, st.State))
+			return
+		}
+	}
 	writeJSON(w, protocol.QueryResults{
 		ID:       spec.ID,
 		InfoURI:  infoURI(base, spec.ID),
@@ -246,7 +263,7 @@ func (s *Server) queuedGet(w http.ResponseWriter, r *http.Request) {
 		})
 	default:
 		stats := protocol.QueuedStats(queuedMillis(st), elapsedMillis(st))
-		stats.QueuedReason = queuedReason(st)
+		stats.QueuedReason = s.queuedReason(r.Context(), st)
 		writeJSON(w, protocol.QueryResults{
 			ID: id, InfoURI: infoURI(base, id), NextURI: s.queuedURI(base, q.Protocol, id, token+1),
 			Stats: stats, Warnings: []protocol.Warning{},
@@ -291,11 +308,26 @@ func (s *Server) Reap(ctx context.Context, now time.Time) []string {
 	return abandoned
 }
 
-func queuedReason(st *events.QueryStatus) string {
+// queuedReason says why the query has not started: admission's live explanation while it
+// is queued (e.g. "global.adhoc.alice: 3/3 running (hardConcurrencyLimit)"), else what the
+// status view knows.
+func (s *Server) queuedReason(ctx context.Context, st *events.QueryStatus) string {
+	if st.State == events.StateQueued && !st.CancelRequested && s.opts.Explain != nil {
+		if q, err := s.opts.Explain.Query(ctx, st.Query.ID); err == nil && q.Reason != "" && (q.State == "QUEUED" || q.State == "PENDING") {
+			return q.Reason
+		}
+	}
+	return statusReason(st)
+}
+
+func statusReason(st *events.QueryStatus) string {
 	switch st.State {
 	case events.StateQueued:
 		if st.CancelRequested {
 			return "cancel requested"
+		}
+		if st.QueuedReason != "" {
+			return st.QueuedReason
 		}
 		return "waiting for admission"
 	case events.StateAdmitted:
@@ -337,6 +369,37 @@ func (s *Server) lookup(ctx context.Context, id string, deadline time.Time) (*ev
 			s.cache.Forget(id, ch)
 			st, ok := s.cache.Get(id)
 			return st, ok
+		}
+	}
+}
+
+// hasVerdict reports whether admission decided about the query: a group (queued or
+// admitted), or an end.
+func hasVerdict(st *events.QueryStatus) bool {
+	return st.Group != "" || st.State.Terminal() || (st.State != events.StateQueued && st.State != "")
+}
+
+// waitUntil blocks until cond holds for the query's status or the deadline passes, and
+// returns the latest status (nil if unknown).
+func (s *Server) waitUntil(ctx context.Context, id string, deadline time.Time, cond func(*events.QueryStatus) bool) *events.QueryStatus {
+	for {
+		ch := s.cache.Changed(id)
+		st, ok := s.cache.Get(id)
+		if ok && cond(st) {
+			s.cache.Forget(id, ch)
+			return st
+		}
+		t := time.NewTimer(time.Until(deadline))
+		select {
+		case <-ch:
+			t.Stop()
+		case <-ctx.Done():
+			t.Stop()
+			s.cache.Forget(id, ch)
+			return st
+		case <-t.C:
+			s.cache.Forget(id, ch)
+			return st
 		}
 	}
 }
@@ -424,7 +487,9 @@ type QueryInfo struct {
 	Cluster      string               `json:"cluster,omitempty"`
 	Attempts     int                  `json:"attempts,omitempty"`
 	QueuedReason string               `json:"queuedReason,omitempty"`
-	Scheduled    bool                 `json:"scheduled"`
+	// ResourceGroup is the fleet-wide resource group admission put the query in.
+	ResourceGroup string `json:"resourceGroupId,omitempty"`
+	Scheduled     bool   `json:"scheduled"`
 }
 
 func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
@@ -440,7 +505,7 @@ func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
 		Session: map[string]any{"user": q.User, "source": q.Source, "catalog": q.Catalog, "schema": q.Schema,
 			"clientTags": q.ClientTags, "systemProperties": q.Session, "resourceEstimates": q.ResourceEstimate},
 		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": queuedMillis(st), "elapsedTimeMillis": elapsedMillis(st)},
-		Cluster:    st.Cluster, Attempts: st.Attempts, QueuedReason: queuedReason(st),
+		Cluster:    st.Cluster, Attempts: st.Attempts, QueuedReason: s.queuedReason(r.Context(), st), ResourceGroup: st.Group,
 		Scheduled: st.State == events.StateRunning || st.State == events.StateFinished,
 	}
 	if st.Error != nil {
@@ -448,6 +513,31 @@ func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
 		info.FailureInfo = toProtocolError(st.Error, st.State)
 	}
 	writeJSON(w, info)
+}
+
+// resourceGroupState: GET /v1/resourceGroupState/{group}, the group's fleet-wide state in
+// the JSON shape of a coordinator's ResourceGroupInfo. The group ID is given with "/"
+// between segments (Presto's form) or dotted. Without a group: every root group.
+func (s *Server) resourceGroupState(w http.ResponseWriter, r *http.Request) {
+	if s.opts.Explain == nil {
+		http.Error(w, "resource-group state is not available", http.StatusServiceUnavailable)
+		return
+	}
+	id := r.PathValue("group")
+	g, err := s.opts.Explain.Group(r.Context(), id)
+	switch {
+	case err != nil:
+		http.Error(w, "admission did not answer: "+err.Error(), http.StatusServiceUnavailable)
+	case g.Error != "":
+		http.Error(w, g.Error, http.StatusNotFound)
+	case id == "":
+		writeJSON(w, g.Groups)
+	case len(g.Groups) == 1:
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(g.Groups[0])
+	default:
+		http.Error(w, "resource group not found", http.StatusNotFound)
+	}
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) {

@@ -59,7 +59,17 @@ func Apply(st *events.QueryStatus, subject string, seq uint64, h nats.Header, da
 		}
 		next.Query = p.Query
 		next.AdmittedAt = p.AdmittedAt
+		next.Group = p.Group
 		advance(events.StateAdmitted)
+	case events.SubjectQueued:
+		var p events.QueryQueued
+		if _, err := events.Decode(h, data, ceType, &p); err != nil {
+			return st, err
+		}
+		next.Query.ID = p.QueryID
+		next.Group = p.Group
+		next.QueuedReason = p.Reason
+		advance(events.StateQueued)
 	case events.SubjectPlaced:
 		var p events.QueryPlaced
 		if _, err := events.Decode(h, data, ceType, &p); err != nil {

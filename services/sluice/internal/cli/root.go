@@ -39,7 +39,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(upCommand(), natsCommand(), ingestCommand(), admissionCommand(), placementCommand(),
-		schedulerCommand(), executorProxyCommand())
+		schedulerCommand(), executorProxyCommand(), resourceGroupsCommand())
 	return root
 }
 

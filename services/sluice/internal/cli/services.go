@@ -48,7 +48,9 @@ func admissionCommand() *cobra.Command {
 		},
 		func(c *cobra.Command, cfg *admission.Config) {
 			deferFlag(c, "nats-url", "NATS server URL (SLUICE_NATS_URL)", &cfg.NatsURL)
-			deferIntFlag(c, "max-running", "fleet-wide limit of running queries (SLUICE_MAX_RUNNING)", &cfg.MaxRunning)
+			deferIntFlag(c, "max-running", "fleet-wide limit of running queries without a resource-group file (SLUICE_MAX_RUNNING)", &cfg.MaxRunning)
+			deferFlag(c, "resource-groups", "resource-group file, Trino/Presto JSON (SLUICE_RESOURCE_GROUPS)", &cfg.ResourceGroupsFile)
+			deferFlag(c, "user-groups", "user-group mapping file (SLUICE_USER_GROUPS)", &cfg.UserGroupsFile)
 		})
 }
 

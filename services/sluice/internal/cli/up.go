@@ -25,16 +25,19 @@ import (
 
 // UpConfig configures `sluice up` (environment variables SLUICE_*).
 type UpConfig struct {
-	DataDir       string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory: JetStream store, TPC-H Parquet files"`
-	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
-	NatsListen    string        `envconfig:"NATS_LISTEN" default:"127.0.0.1:4222" desc:"listen address of the embedded NATS server (port 0: any free port; empty: in-process only)"`
-	MaxRunning    int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries"`
-	Clusters      int           `envconfig:"LOCAL_CLUSTERS" default:"2" desc:"number of local DuckDB clusters (local-1, local-2, ...)"`
-	Slots         int           `envconfig:"SLOTS" default:"4" desc:"query slots of each local cluster"`
-	TPCHScale     float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate besides tiny (1 adds schema sf1)"`
-	ClusterAddr   string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
-	AckWait       time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
-	ClientTimeout time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"queries whose client stopped polling for this long are canceled (ABANDONED_QUERY)"`
+	DataDir        string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory: JetStream store, TPC-H Parquet files"`
+	HTTPAddr       string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	NatsListen     string        `envconfig:"NATS_LISTEN" default:"127.0.0.1:4222" desc:"listen address of the embedded NATS server (port 0: any free port; empty: in-process only)"`
+	MaxRunning     int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries (without a resource-group file)"`
+	ResourceGroups string        `envconfig:"RESOURCE_GROUPS" desc:"resource-group file (Trino/Presto JSON), applied live when it changes"`
+	UserGroups     string        `envconfig:"USER_GROUPS" desc:"user-to-group mapping for userGroup selectors (lines group:user1,user2)"`
+	StarvationAge  time.Duration `envconfig:"STARVATION_AGE" default:"5m" desc:"queries queued longer are reported and start before any policy choice once their groups have room"`
+	Clusters       int           `envconfig:"LOCAL_CLUSTERS" default:"2" desc:"number of local DuckDB clusters (local-1, local-2, ...)"`
+	Slots          int           `envconfig:"SLOTS" default:"4" desc:"query slots of each local cluster"`
+	TPCHScale      float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate besides tiny (1 adds schema sf1)"`
+	ClusterAddr    string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
+	AckWait        time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+	ClientTimeout  time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"queries whose client stopped polling for this long are canceled (ABANDONED_QUERY)"`
 
 	// OnCluster, when set, is called with each local cluster's name and base URL once it
 	// takes work (benchmarks compare against a cluster's own endpoint).
@@ -61,7 +64,9 @@ func upCommand() *cobra.Command {
 	deferFlag(cmd, "data-dir", "data directory (SLUICE_DATA_DIR)", &cfg.DataDir)
 	deferFlag(cmd, "http-addr", "client endpoint listen address (SLUICE_HTTP_ADDR)", &cfg.HTTPAddr)
 	deferFlag(cmd, "nats-listen", "embedded NATS listen address (SLUICE_NATS_LISTEN)", &cfg.NatsListen)
-	deferIntFlag(cmd, "max-running", "fleet-wide limit of running queries (SLUICE_MAX_RUNNING)", &cfg.MaxRunning)
+	deferIntFlag(cmd, "max-running", "fleet-wide limit of running queries without a resource-group file (SLUICE_MAX_RUNNING)", &cfg.MaxRunning)
+	deferFlag(cmd, "resource-groups", "resource-group file, Trino/Presto JSON (SLUICE_RESOURCE_GROUPS)", &cfg.ResourceGroups)
+	deferFlag(cmd, "user-groups", "user-group mapping file (SLUICE_USER_GROUPS)", &cfg.UserGroups)
 	deferIntFlag(cmd, "clusters", "number of local DuckDB clusters (SLUICE_LOCAL_CLUSTERS)", &cfg.Clusters)
 	deferIntFlag(cmd, "slots", "slots per local cluster (SLUICE_SLOTS)", &cfg.Slots)
 	deferFloatFlag(cmd, "tpch-scale", "extra TPC-H scale (SLUICE_TPCH_SCALE)", &cfg.TPCHScale)
@@ -157,7 +162,8 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
 	}
 	start("admission", func(ctx context.Context) error {
-		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, LeaseRenew: 250 * time.Millisecond, Server: ns, Logger: log, Topology: &topo})
+		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, ResourceGroupsFile: cfg.ResourceGroups, UserGroupsFile: cfg.UserGroups,
+			StarvationAge: cfg.StarvationAge, ConfigPoll: time.Second, LeaseRenew: 250 * time.Millisecond, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("placement", func(ctx context.Context) error {
 		return placement.Run(ctx, placement.Config{HeartbeatTimeout: 3 * time.Second, AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
@@ -166,7 +172,8 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("ingest", func(ctx context.Context) error {
-		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, Server: ns, Logger: log, Topology: &topo,
+		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, VerdictWait: time.Second,
+			Server: ns, Logger: log, Topology: &topo,
 			Ready: func(addr string) { ingestURL = "http://" + addr; pending.Done() }})
 	})
 	readyc := make(chan struct{})
