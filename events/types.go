@@ -80,12 +80,14 @@ type QueryCancelRequested struct {
 }
 
 // QueryAdmitted is published by the admission leader. LeaseRevision is the lease revision
-// of the leader that decided; Group is the resource group that holds the query's slot, and
-// GroupTemplate the same path with the configured (unexpanded) names.
+// of the leader that decided; Group is the resource group that holds the query's slot
+// (dotted, for people), GroupID its segments (a segment expanded from a user name may
+// contain dots) and GroupTemplate the same path with the configured, unexpanded names.
 type QueryAdmitted struct {
 	Query         QuerySpec `json:"query"`
 	Group         string    `json:"group"`
-	GroupTemplate string    `json:"groupTemplate,omitempty"`
+	GroupID       []string  `json:"groupId,omitempty"`
+	GroupTemplate []string  `json:"groupTemplate,omitempty"`
 	LeaseRevision uint64    `json:"leaseRevision"`
 	AdmittedAt    time.Time `json:"admittedAt"`
 	// Priority and MemoryBytes are what the resource groups account the query with (the
@@ -99,7 +101,8 @@ type QueryAdmitted struct {
 type QueryQueued struct {
 	QueryID       string    `json:"queryId"`
 	Group         string    `json:"group"`
-	GroupTemplate string    `json:"groupTemplate,omitempty"`
+	GroupID       []string  `json:"groupId,omitempty"`
+	GroupTemplate []string  `json:"groupTemplate,omitempty"`
 	LeaseRevision uint64    `json:"leaseRevision"`
 	QueuedAt      time.Time `json:"queuedAt"`
 	Priority      int64     `json:"priority,omitempty"`

@@ -346,7 +346,7 @@ func (s *service) admit(ctx context.Context, t *term, e *state.Entry, spec *even
 	pctx, span := events.StartProcessSpan(ctx, s.tracer, e.Trace, events.SubjectSubmitted, "admission", 0)
 	defer span.End()
 	err := s.publish(pctx, t, events.SubjectAdmitted, events.MsgIDAdmitted(q.ID), q.ID, events.TypeQueryAdmitted,
-		events.QueryAdmitted{Query: *spec, Group: leaf.ID(), GroupTemplate: leaf.Template(), LeaseRevision: t.revision,
+		events.QueryAdmitted{Query: *spec, Group: leaf.ID(), GroupID: leaf.Path(), GroupTemplate: leaf.Template(), LeaseRevision: t.revision,
 			AdmittedAt: time.Now().UTC(), Priority: q.Priority, MemoryBytes: q.Memory})
 	if err != nil {
 		return err
@@ -401,7 +401,7 @@ func (s *service) verdict(ctx context.Context, t *term, now time.Time) (done boo
 	pctx, span := events.StartProcessSpan(ctx, s.tracer, e.Trace, events.SubjectSubmitted, "admission", 0)
 	defer span.End()
 	if err := s.publish(pctx, t, events.SubjectQueued, events.MsgIDQueued(e.ID), e.ID, events.TypeQueryQueued,
-		events.QueryQueued{QueryID: e.ID, Group: leaf.ID(), GroupTemplate: leaf.Template(), LeaseRevision: t.revision,
+		events.QueryQueued{QueryID: e.ID, Group: leaf.ID(), GroupID: leaf.Path(), GroupTemplate: leaf.Template(), LeaseRevision: t.revision,
 			QueuedAt: spec.SubmittedAt, Priority: priority, MemoryBytes: memory, Reason: reason}); err != nil {
 		return false, err
 	}

@@ -274,9 +274,10 @@ func (p *parser) config(v any) *Config {
 	}
 	cfg := &Config{}
 	if x, ok := obj["cpuQuotaPeriod"]; ok {
+		// Given, even if invalid (reported here): groups' CPU limits do not add an error.
+		p.hasCPUPeriod = true
 		if d, ok := p.positiveDuration("cpuQuotaPeriod", x); ok {
 			cfg.CPUQuotaPeriod = d
-			p.hasCPUPeriod = true
 		}
 	}
 	if x, ok := obj["physicalDataScanQuotaPeriod"]; ok {
@@ -376,11 +377,9 @@ func (p *parser) group(path string, v any, qpAncestor string) *GroupSpec {
 		p.errorf(field(path, "name"), "is required")
 	} else if s, ok := p.str(field(path, "name"), x); ok {
 		g.Name = s
-		t, err := parseNameTemplate(s)
-		if err != nil {
+		if _, err := parseNameTemplate(s); err != nil {
 			p.errorf(field(path, "name"), "%v", err)
 		}
-		g.name = t
 	}
 
 	if x, ok := obj["maxQueued"]; !ok {

@@ -56,7 +56,7 @@ func TestParseSluiceExample(t *testing.T) {
 		SoftMemoryLimit: MemoryLimit{Fraction: 0.85, IsFraction: true, Set: true}, SchedulingPolicy: PolicyWeightedFair,
 		SchedulingWeight: 1, Path: "rootGroups[0]"}
 	got := *global
-	got.SubGroups, got.name = nil, nameTemplate{}
+	got.SubGroups = nil
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("global =\n%+v\nwant\n%+v", got, want)
 	}
@@ -219,7 +219,6 @@ func TestParseErrors(t *testing.T) {
 			[]string{
 				"cpuQuotaPeriod: must be > 0",
 				`rootGroups[0].hardCpuLimit: must be a duration such as "1h", "30m" or "100ms" (got "1 hour")`,
-				"rootGroups[0].hardCpuLimit: requires the top-level cpuQuotaPeriod",
 			}},
 		{"query_priority forced on descendants",
 			cfgJSON(`{"name": "a", "maxQueued": 1, "hardConcurrencyLimit": 1, "schedulingPolicy": "query_priority", "subGroups": [

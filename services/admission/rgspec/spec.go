@@ -101,8 +101,6 @@ type GroupSpec struct {
 	// softPhysicalDataScanLimit, hardPhysicalDataScanLimit, perQueryLimits,
 	// workersPerQueryLimit.
 	Unenforced []string
-
-	name nameTemplate
 }
 
 var variableRE = regexp.MustCompile(`\$\{([a-zA-Z][a-zA-Z0-9]*)\}`)

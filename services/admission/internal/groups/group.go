@@ -80,9 +80,12 @@ func (t *Tree) newGroup(parent *Group, name string, spec *rgspec.GroupSpec, disa
 // ID is the group's path, e.g. "global.adhoc.alice".
 func (g *Group) ID() string { return strings.Join(g.id, ".") }
 
+// Path is the group's ID as segments (a segment expanded from a user name may hold dots).
+func (g *Group) Path() []string { return append([]string(nil), g.id...) }
+
 // Template is the group's path with the configured names, templates unexpanded (e.g.
-// "global.adhoc.${USER}"); events record it so that a fold can find the configuration.
-func (g *Group) Template() string { return strings.Join(templatePath(g), ".") }
+// global, adhoc, ${USER}); events record it so that a fold can find the configuration.
+func (g *Group) Template() []string { return templatePath(g) }
 
 // runningTotal is the running queries of the subtree.
 func (g *Group) runningTotal() int { return len(g.running) + g.descRunning }

@@ -76,10 +76,11 @@ type admittedFold struct {
 	Query struct {
 		ID string `json:"id"`
 	} `json:"query"`
-	Group         string `json:"group"`
-	GroupTemplate string `json:"groupTemplate"`
-	Priority      int64  `json:"priority"`
-	MemoryBytes   int64  `json:"memoryBytes"`
+	Group         string   `json:"group"`
+	GroupID       []string `json:"groupId"`
+	GroupTemplate []string `json:"groupTemplate"`
+	Priority      int64    `json:"priority"`
+	MemoryBytes   int64    `json:"memoryBytes"`
 }
 
 func decodeFast(h nats.Header, data []byte, wantType string, v any) error {
@@ -143,7 +144,7 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 			s.entries[p.QueryID] = e
 		}
 		e.pending = false
-		leaf := s.Tree.Leaf(s.resolve(p.Group, p.GroupTemplate))
+		leaf := s.Tree.Leaf(s.resolve(p.Group, p.GroupID, p.GroupTemplate))
 		s.Tree.Enqueue(&groups.Query{ID: p.QueryID, Priority: p.Priority, Memory: p.MemoryBytes, QueuedAt: p.QueuedAt}, leaf)
 	case events.SubjectAdmitted:
 		var p admittedFold
@@ -155,7 +156,7 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 			return nil
 		}
 		s.forget(id)
-		leaf := s.Tree.Leaf(s.resolve(p.Group, p.GroupTemplate))
+		leaf := s.Tree.Leaf(s.resolve(p.Group, p.GroupID, p.GroupTemplate))
 		s.Tree.Start(&groups.Query{ID: id, Priority: p.Priority, Memory: p.MemoryBytes}, leaf)
 	case events.SubjectFinished, events.SubjectFailed, events.SubjectCanceled, events.SubjectRejected:
 		var p events.QueryEnded
@@ -183,12 +184,13 @@ func chargedCPU(subject string, p *events.QueryEnded) time.Duration {
 }
 
 // resolve turns a group recorded in an event back into a selection of the configuration.
-// Events written before resource groups were configured carry only "global".
-func (s *State) resolve(group, template string) rgspec.Selection {
-	id := groups.SplitID(group)
-	tmpl := id
-	if template != "" {
-		tmpl = groups.SplitID(template)
+// Events written before resource groups existed carry only the dotted name ("global").
+func (s *State) resolve(group string, id, tmpl []string) rgspec.Selection {
+	if len(id) == 0 {
+		id = groups.SplitID(group)
+	}
+	if len(tmpl) != len(id) {
+		tmpl = id
 	}
 	specs := s.Tree.Resolve(id, tmpl)
 	out := rgspec.Selection{ID: id, Specs: make([]*rgspec.GroupSpec, len(id))}
