@@ -45,7 +45,7 @@ func Start(ctx context.Context, js jetstream.JetStream, stream string, subjects 
 		if md, err := msg.Metadata(); err == nil && md.NumPending == 0 {
 			f.markCaughtUp()
 		}
-	})
+	}, jetstream.PullMaxMessages(8192))
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", stream, err)
 	}

@@ -29,6 +29,10 @@ type ServerOptions struct {
 	Name string
 	// Debug enables the server's log on stderr.
 	Debug bool
+	// NoSyncAlways syncs the store on the server's default interval instead of before every
+	// acknowledgement. Only benchmarks that prepare large logs use it: it gives up
+	// invariant 1 on power loss.
+	NoSyncAlways bool
 }
 
 // StartServer starts nats-server in this process with JetStream on file storage and every
@@ -48,7 +52,7 @@ func StartServer(o ServerOptions) (*server.Server, error) {
 		DontListen:         o.DontListen,
 		JetStream:          true,
 		StoreDir:           o.StoreDir,
-		SyncAlways:         true,
+		SyncAlways:         !o.NoSyncAlways,
 		JetStreamMaxMemory: 256 << 20,
 		NoSigs:             true,
 		NoLog:              !o.Debug,

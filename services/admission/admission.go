@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -148,16 +149,11 @@ func (s *service) incarnation(ctx context.Context, js jetstream.JetStream, lease
 	s.st = state.New(s.rg, groups.Options{StarvationAge: s.cfg.StarvationAge, Seed: uint64(time.Now().UnixNano())})
 	s.mu.Unlock()
 	started := time.Now()
-	f, err := follow.Start(ctx, js, events.StreamQueries, foldSubjects, s.apply)
-	if err != nil {
+	f, err := s.fold(ctx, js)
+	if err != nil || f == nil {
 		return err
 	}
 	defer f.Stop()
-	select {
-	case <-f.CaughtUp():
-	case <-ctx.Done():
-		return nil
-	}
 	s.mu.Lock()
 	running, queued := s.st.Tree.Counts()
 	s.mu.Unlock()
@@ -170,6 +166,24 @@ func (s *service) incarnation(ctx context.Context, js jetstream.JetStream, lease
 		}
 	})
 	return context.Cause(cctx)
+}
+
+// fold replays the log into s.st and returns once it caught up (nil follower if ctx ended
+// first); the follower keeps folding new events until stopped. The replay allocates much
+// and retains little, so the collector runs less often until it caught up.
+func (s *service) fold(ctx context.Context, js jetstream.JetStream) (*follow.Follower, error) {
+	defer debug.SetGCPercent(debug.SetGCPercent(400))
+	f, err := follow.Start(ctx, js, events.StreamQueries, foldSubjects, s.apply)
+	if err != nil {
+		return nil, err
+	}
+	select {
+	case <-f.CaughtUp():
+		return f, nil
+	case <-ctx.Done():
+		f.Stop()
+		return nil, nil
+	}
 }
 
 func (s *service) apply(msg jetstream.Msg) {

@@ -155,6 +155,9 @@ func BenchmarkThroughput32Clients(b *testing.B) {
 				ok, bad := 0, 0
 				for time.Now().Before(stop) {
 					if err := runQuery(base, "SELECT 1"); err != nil {
+						if bad == 0 {
+							b.Logf("%s: query failed: %v", base, err)
+						}
 						bad++
 					} else {
 						ok++

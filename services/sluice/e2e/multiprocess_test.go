@@ -13,6 +13,7 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -31,6 +32,8 @@ type fleet struct {
 	httpAddr string
 	procs    map[string]*exec.Cmd
 	env      []string
+	// admissions names the admission replicas (each its own process, identity = name).
+	admissions []string
 }
 
 func freePort(t *testing.T) int {
@@ -44,7 +47,7 @@ func freePort(t *testing.T) int {
 }
 
 func newFleet(t *testing.T, maxRunning int) *fleet {
-	f := &fleet{t: t, dir: newDataDir(t), procs: map[string]*exec.Cmd{}}
+	f := &fleet{t: t, dir: newDataDir(t), procs: map[string]*exec.Cmd{}, admissions: []string{"admission"}}
 	f.natsPort = freePort(t)
 	f.httpAddr = fmt.Sprintf("127.0.0.1:%d", freePort(t))
 	f.env = []string{
@@ -72,7 +75,9 @@ func (f *fleet) start() {
 	f.spawn("nats", nil, "nats")
 	f.waitFor("nats", "nats ready")
 	f.spawn("ingest", nil, "ingest")
-	f.spawn("admission", nil, "admission")
+	for _, name := range f.admissions {
+		f.spawn(name, []string{"SLUICE_ADMISSION_ID=" + name}, "admission")
+	}
 	f.spawn("placement", nil, "placement")
 	f.spawn("scheduler", nil, "scheduler")
 	f.spawn("local-1", []string{"SLUICE_CLUSTER=local-1"}, "executor-proxy")
@@ -141,7 +146,7 @@ func (f *fleet) stop() {
 		delete(f.procs, name)
 	}
 	if f.t.Failed() {
-		for _, name := range []string{"nats", "ingest", "admission", "placement", "scheduler", "local-1", "local-2"} {
+		for _, name := range append(append([]string{"nats", "ingest"}, f.admissions...), "placement", "scheduler", "local-1", "local-2") {
 			b, _ := os.ReadFile(filepath.Join(f.dir, name+".log"))
 			if len(b) > 3000 {
 				b = b[len(b)-3000:]
@@ -241,12 +246,25 @@ func TestSeparateProcessesCrashAndResume(t *testing.T) {
 	defer nc.Close()
 	base := countSubject(t, js, events.SubjectFinished)
 	c := rawClient{t: t, base: "http://" + f.httpAddr, headers: map[string]string{"X-Trino-User": "crash", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+	// Submitted from 20 clients at once: a POST waits for admission's verdict, and one
+	// client in a loop would be slower than the queries it submits.
 	ids := map[string]bool{}
-	for i := 0; i < total; i++ {
-		qr := c.results(http.MethodPost, c.base+"/v1/statement",
-			fmt.Sprintf("SELECT count(*), sum(l_quantity) FROM lineitem, range(3) WHERE l_orderkey %% %d = %d", total, i))
-		ids[qr.ID] = true
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := 0; w < 20; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < total; i += 20 {
+				qr := c.results(http.MethodPost, c.base+"/v1/statement",
+					fmt.Sprintf("SELECT count(*), sum(l_quantity) FROM lineitem, range(3) WHERE l_orderkey %% %d = %d", total, i))
+				mu.Lock()
+				ids[qr.ID] = true
+				mu.Unlock()
+			}
+		}()
 	}
+	wg.Wait()
 	natstest.Eventually(t, 60*time.Second, "some queries finished", func() bool { return countSubject(t, js, events.SubjectFinished)-base >= 20 })
 	done := countSubject(t, js, events.SubjectFinished) - base
 	nc.Close()

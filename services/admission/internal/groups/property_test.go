@@ -200,10 +200,10 @@ func (w *propWorld) dispatch() {
 }
 
 type expectation struct {
-	runnable []string         // queued queries whose whole path can run more
+	runnable []string          // queued queries whose whole path can run more
 	headOf   map[*Group]*Query // per FIFO leaf: its oldest queued query
 	bestOf   map[*Group]*Query // per priority-ordered leaf: its best queued query
-	maxPrio  int64            // highest priority among runnable queries (query_priority root)
+	maxPrio  int64             // highest priority among runnable queries (query_priority root)
 }
 
 func (w *propWorld) expectations() expectation {

@@ -321,8 +321,12 @@ func (q *lottery[T]) each(fn func(T) bool) {
 
 // weightedFair picks the element whose share of running queries is furthest below its share
 // of weight: min over i of (running_i / (1 + Σrunning)) / (weight_i / Σweight); ties go to the
-// earliest insertion. Updating a present element keeps its insertion order.
+// earliest insertion. The factor Σweight / (1 + Σrunning) is common to every element, so the
+// winner is the one with the smallest running_i / weight_i: a heap ordered by that ratio
+// (compared exactly, by cross-multiplication) makes every operation O(log n). Updating a
+// present element keeps its insertion order.
 type weightedFair[T comparable] struct {
+	h     wfHeap[T]
 	index map[T]*wfNode[T]
 	order uint64
 }
@@ -332,6 +336,27 @@ type wfNode[T comparable] struct {
 	weight  int64
 	running int64
 	tie     uint64
+	pos     int
+}
+
+type wfHeap[T comparable] []*wfNode[T]
+
+func (h wfHeap[T]) Len() int { return len(h) }
+func (h wfHeap[T]) Less(i, j int) bool {
+	a, b := h[i].running*h[j].weight, h[j].running*h[i].weight
+	if a != b {
+		return a < b
+	}
+	return h[i].tie < h[j].tie
+}
+func (h wfHeap[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i]; h[i].pos = i; h[j].pos = j }
+func (h *wfHeap[T]) Push(x any)   { n := x.(*wfNode[T]); n.pos = len(*h); *h = append(*h, n) }
+func (h *wfHeap[T]) Pop() any {
+	old := *h
+	n := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return n
 }
 
 func newWeightedFair[T comparable]() *weightedFair[T] {
@@ -339,53 +364,42 @@ func newWeightedFair[T comparable]() *weightedFair[T] {
 }
 
 func (q *weightedFair[T]) addOrUpdateUsage(v T, weight, running int64) {
+	weight = max(weight, 1)
 	if n, ok := q.index[v]; ok {
-		n.weight, n.running = weight, running
+		if n.weight != weight || n.running != running {
+			n.weight, n.running = weight, running
+			heap.Fix(&q.h, n.pos)
+		}
 		return
 	}
-	q.index[v] = &wfNode[T]{v: v, weight: weight, running: running, tie: q.order}
+	n := &wfNode[T]{v: v, weight: weight, running: running, tie: q.order}
 	q.order++
-}
-
-func (q *weightedFair[T]) winner() *wfNode[T] {
-	var totalWeight, totalRunning int64
-	for _, n := range q.index {
-		totalWeight += n.weight
-		totalRunning += n.running
-	}
-	var best *wfNode[T]
-	bestDelta := math.Inf(1)
-	for _, n := range q.index {
-		actual := float64(n.running) / float64(1+totalRunning)
-		expected := float64(n.weight) / float64(totalWeight)
-		delta := actual / expected
-		if best == nil || delta < bestDelta || (delta == bestDelta && n.tie < best.tie) {
-			best, bestDelta = n, delta
-		}
-	}
-	return best
+	q.index[v] = n
+	heap.Push(&q.h, n)
 }
 
 func (q *weightedFair[T]) remove(v T) bool {
-	if _, ok := q.index[v]; !ok {
+	n, ok := q.index[v]
+	if !ok {
 		return false
 	}
+	heap.Remove(&q.h, n.pos)
 	delete(q.index, v)
 	return true
 }
 
 func (q *weightedFair[T]) peek() (T, bool) {
-	if n := q.winner(); n != nil {
-		return n.v, true
+	if len(q.h) == 0 {
+		var zero T
+		return zero, false
 	}
-	var zero T
-	return zero, false
+	return q.h[0].v, true
 }
 
 func (q *weightedFair[T]) poll() (T, bool) {
 	v, ok := q.peek()
 	if ok {
-		delete(q.index, v)
+		q.remove(v)
 	}
 	return v, ok
 }
@@ -394,8 +408,8 @@ func (q *weightedFair[T]) contains(v T) bool { _, ok := q.index[v]; return ok }
 func (q *weightedFair[T]) len() int          { return len(q.index) }
 
 func (q *weightedFair[T]) each(fn func(T) bool) {
-	for v := range q.index {
-		if !fn(v) {
+	for _, n := range q.h {
+		if !fn(n.v) {
 			return
 		}
 	}

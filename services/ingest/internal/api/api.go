@@ -164,7 +164,7 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	if s.opts.VerdictWait > 0 {
 		st := s.waitUntil(ctx, spec.ID, time.Now().Add(s.opts.VerdictWait), hasVerdict)
-		if st != nil && st.State.Terminal() {
+		if st != nil && (st.State == events.StateFailed || st.State == events.StateCanceled) && st.NextURI == "" {
 			// Refused before it ever waited in a group: QUERY_QUEUE_FULL, no selector, ...
 			s.writeFailed(w, base, spec.ID, toProtocolError(st.Error, st.State))
 			return
