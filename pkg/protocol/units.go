@@ -27,7 +27,8 @@ func ParseDuration(v string) (time.Duration, error) {
 }
 
 // ParseDataSize parses an airlift DataSize as clients send it in targetResultSize: a
-// decimal number and a unit among B, kB, MB, GB, TB ("1MB", "512kB"); a bare number is bytes.
+// decimal number and a unit among B, kB, MB, GB, TB, PB ("1MB", "512kB"); a bare number is
+// bytes.
 func ParseDataSize(v string) (int64, error) {
 	if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil && n >= 0 {
 		return n, nil
@@ -36,7 +37,7 @@ func ParseDataSize(v string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("invalid data size %q: %w", v, err)
 	}
-	mult, ok := map[string]float64{"B": 1, "kB": 1 << 10, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}[unit]
+	mult, ok := map[string]float64{"B": 1, "kB": 1 << 10, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40, "PB": 1 << 50}[unit]
 	if !ok {
 		return 0, fmt.Errorf("invalid data size %q: unknown unit %q", v, unit)
 	}

@@ -24,7 +24,7 @@ func TestParseDuration(t *testing.T) {
 }
 
 func TestParseDataSize(t *testing.T) {
-	cases := map[string]int64{"1MB": 1 << 20, "512kB": 512 << 10, "1048576B": 1 << 20, "42": 42, "1.5GB": 3 << 29}
+	cases := map[string]int64{"1MB": 1 << 20, "512kB": 512 << 10, "1048576B": 1 << 20, "42": 42, "1.5GB": 3 << 29, "2PB": 2 << 50}
 	for in, want := range cases {
 		got, err := ParseDataSize(in)
 		if err != nil || got != want {

@@ -19,7 +19,6 @@ package admission
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,6 +31,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/follow"
+	"github.com/sluicehq/sluice/pkg/heartbeat"
 	"github.com/sluicehq/sluice/pkg/lease"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/svc"
@@ -474,42 +474,23 @@ func (s *service) fleetMemory() int64 {
 	return sum
 }
 
-// watchFleet follows cluster heartbeats for the fleet's memory.
+// watchFleet follows cluster heartbeats for the fleet's memory: the memory of the ready
+// clusters.
 func (s *service) watchFleet(ctx context.Context, js jetstream.JetStream) error {
 	kv, err := js.KeyValue(ctx, events.BucketClusters)
 	if err != nil {
 		return err
 	}
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return err
-	}
-	go func() {
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					continue
-				}
-				s.mu.Lock()
-				var hb events.ClusterHeartbeat
-				if e.Operation() != jetstream.KeyValuePut || json.Unmarshal(e.Value(), &hb) != nil || hb.State != events.ClusterReady {
-					delete(s.fleet, e.Key())
-				} else {
-					s.fleet[e.Key()] = hb.MemoryBytes
-				}
-				s.mu.Unlock()
-				s.poke()
-			}
+	return heartbeat.Watch(ctx, kv, func(cluster string, hb *events.ClusterHeartbeat) {
+		s.mu.Lock()
+		if hb != nil && hb.State == events.ClusterReady {
+			s.fleet[cluster] = hb.MemoryBytes
+		} else {
+			delete(s.fleet, cluster)
 		}
-	}()
-	return nil
+		s.mu.Unlock()
+		s.poke()
+	})
 }
 
 func isWrongLastSequence(err error) bool {

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/follow"
@@ -154,6 +153,5 @@ func writeLog(b *testing.B, js jetstream.JetStream, users, done, queued int) int
 	case <-time.After(time.Minute):
 		b.Fatal("publishes not acknowledged")
 	}
-	_ = nats.MsgIdHdr
 	return n
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -31,7 +32,7 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 func groupsJSON(hard int) string {
-	return `{"rootGroups":[{"name":"global","maxQueued":10,"hardConcurrencyLimit":` + string(rune('0'+hard)) + `}],"selectors":[{"group":"global"}]}`
+	return fmt.Sprintf(`{"rootGroups":[{"name":"global","maxQueued":10,"hardConcurrencyLimit":%d}],"selectors":[{"group":"global"}]}`, hard)
 }
 
 // explainGroup asks the running replicas for a group's state (an empty answer when no

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
 // The fields each object may have. Everything else is an error ("unknown field"), as in
@@ -331,7 +333,7 @@ func (p *parser) duration(path string, v any) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	d, err := parseDuration(s)
+	d, err := protocol.ParseDuration(s)
 	if err != nil {
 		p.errorf(path, "must be a duration such as \"1h\", \"30m\" or \"100ms\" (got %q)", s)
 		return 0, false

@@ -3,6 +3,8 @@ package rgspec
 import (
 	"regexp"
 	"strings"
+
+	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
 // Input is what selection looks at: the query's identity, session and headers.
@@ -199,12 +201,12 @@ func parseEstimates(m map[string]string) *estimates {
 	for k, v := range m {
 		switch strings.ToUpper(strings.TrimSpace(k)) {
 		case "EXECUTION_TIME":
-			if d, err := parseDuration(v); err == nil {
+			if d, err := protocol.ParseDuration(v); err == nil {
 				ms := d.Milliseconds()
 				e.executionTime = &ms
 			}
 		case "CPU_TIME":
-			if d, err := parseDuration(v); err == nil {
+			if d, err := protocol.ParseDuration(v); err == nil {
 				ms := d.Milliseconds()
 				e.cpuTime = &ms
 			}

@@ -5,22 +5,13 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
-// parseDuration parses an airlift Duration ("1h", "30m", "1.5h", "100ms", "1d").
-// protocol.ParseDuration accepts every unit airlift does (ns, us, ms, s, m, h, d) and
-// already rejects a bare number, as airlift does.
-func parseDuration(s string) (time.Duration, error) {
-	return protocol.ParseDuration(s)
-}
-
 // parseDataSize parses an airlift DataSize ("100B", "512MB", "10GB", "1.5TB", "2PB"; the
 // units are powers of 1024). Airlift requires a unit, so a bare number is rejected here
-// even though protocol.ParseDataSize takes it as bytes; airlift's PB, which
-// protocol.ParseDataSize lacks, is handled locally.
+// although protocol.ParseDataSize, which reads client headers, takes it as bytes.
 func parseDataSize(s string) (int64, error) {
 	t := strings.TrimSpace(s)
 	if t == "" {
@@ -28,21 +19,6 @@ func parseDataSize(s string) (int64, error) {
 	}
 	if strings.IndexFunc(t, func(r rune) bool { return r < '0' || r > '9' }) < 0 {
 		return 0, fmt.Errorf("data size %q has no unit (B, kB, MB, GB, TB, PB)", s)
-	}
-	if num, ok := strings.CutSuffix(t, "PB"); ok {
-		num = strings.TrimSpace(num)
-		if num == "" || strings.IndexFunc(num, func(r rune) bool { return (r < '0' || r > '9') && r != '.' }) >= 0 {
-			return 0, fmt.Errorf("invalid data size %q", s)
-		}
-		n, err := strconv.ParseFloat(num, 64)
-		if err != nil || n < 0 {
-			return 0, fmt.Errorf("invalid data size %q", s)
-		}
-		v := n * (1 << 50)
-		if v > float64(1<<62) {
-			return 0, fmt.Errorf("invalid data size %q: too large", s)
-		}
-		return int64(v), nil
 	}
 	return protocol.ParseDataSize(t)
 }

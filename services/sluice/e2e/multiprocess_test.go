@@ -189,16 +189,16 @@ type logEvent struct {
 	id      string
 }
 
-// readLog returns every lifecycle event in stream order.
-func readLog(t *testing.T, js jetstream.JetStream) []logEvent {
+// eachEvent calls fn with every event of the QUERIES stream on subjects (all when none),
+// in stream order, until fn returns false or the log's end.
+func eachEvent(t *testing.T, js jetstream.JetStream, subjects []string, fn func(jetstream.Msg) bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, events.StreamQueries, jetstream.OrderedConsumerConfig{})
+	cons, err := js.OrderedConsumer(ctx, events.StreamQueries, jetstream.OrderedConsumerConfig{FilterSubjects: subjects})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []logEvent
 	for {
 		batch, err := cons.FetchNoWait(500)
 		if err != nil {
@@ -207,16 +207,29 @@ func readLog(t *testing.T, js jetstream.JetStream) []logEvent {
 		n := 0
 		for m := range batch.Messages() {
 			n++
-			ev, err := events.Decode(m.Headers(), m.Data(), "", nil)
-			if err != nil {
-				t.Fatalf("undecodable event on %s: %v", m.Subject(), err)
+			if !fn(m) {
+				return
 			}
-			out = append(out, logEvent{subject: m.Subject(), id: ev.Subject()})
 		}
 		if n == 0 {
-			return out
+			return
 		}
 	}
+}
+
+// readLog returns every lifecycle event in stream order.
+func readLog(t *testing.T, js jetstream.JetStream) []logEvent {
+	t.Helper()
+	var out []logEvent
+	eachEvent(t, js, nil, func(m jetstream.Msg) bool {
+		ev, err := events.Decode(m.Headers(), m.Data(), "", nil)
+		if err != nil {
+			t.Fatalf("undecodable event on %s: %v", m.Subject(), err)
+		}
+		out = append(out, logEvent{subject: m.Subject(), id: ev.Subject()})
+		return true
+	})
+	return out
 }
 
 // TestSeparateProcessesCrashAndResume runs every service and NATS as its own OS process,

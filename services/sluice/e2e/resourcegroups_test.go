@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
@@ -48,7 +47,6 @@ func upWithGroups(t *testing.T, groups string) (string, string, jetstream.JetStr
 }
 
 type admittedEvent struct {
-	seq     uint64
 	subject string
 	id      string
 	group   string
@@ -58,44 +56,27 @@ type admittedEvent struct {
 // lifecycle reads admitted, placed and terminal events in log order.
 func lifecycle(t *testing.T, js jetstream.JetStream) []admittedEvent {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, events.StreamQueries, jetstream.OrderedConsumerConfig{
-		FilterSubjects: append([]string{events.SubjectAdmitted, events.SubjectPlaced}, events.TerminalSubjects...)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []admittedEvent
-	for {
-		batch, err := cons.FetchNoWait(500)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			md, _ := m.Metadata()
-			e := admittedEvent{seq: md.Sequence.Stream, subject: m.Subject(), id: m.Headers().Get("ce-subject")}
-			switch m.Subject() {
-			case events.SubjectAdmitted:
-				var p events.QueryAdmitted
-				if _, err := events.Decode(m.Headers(), m.Data(), events.TypeQueryAdmitted, &p); err != nil {
-					t.Fatal(err)
-				}
-				e.group = p.Group
-			case events.SubjectPlaced:
-				var p events.QueryPlaced
-				if _, err := events.Decode(m.Headers(), m.Data(), events.TypeQueryPlaced, &p); err != nil {
-					t.Fatal(err)
-				}
-				e.cluster = p.Cluster
+	eachEvent(t, js, append([]string{events.SubjectAdmitted, events.SubjectPlaced}, events.TerminalSubjects...), func(m jetstream.Msg) bool {
+		e := admittedEvent{subject: m.Subject(), id: m.Headers().Get("ce-subject")}
+		switch m.Subject() {
+		case events.SubjectAdmitted:
+			var p events.QueryAdmitted
+			if _, err := events.Decode(m.Headers(), m.Data(), events.TypeQueryAdmitted, &p); err != nil {
+				t.Fatal(err)
 			}
-			out = append(out, e)
+			e.group = p.Group
+		case events.SubjectPlaced:
+			var p events.QueryPlaced
+			if _, err := events.Decode(m.Headers(), m.Data(), events.TypeQueryPlaced, &p); err != nil {
+				t.Fatal(err)
+			}
+			e.cluster = p.Cluster
 		}
-		if n == 0 {
-			return out
-		}
-	}
+		out = append(out, e)
+		return true
+	})
+	return out
 }
 
 // TestFleetWideLimitOfOne: one group with hardConcurrencyLimit 1 over both local clusters;

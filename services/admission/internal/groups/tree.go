@@ -95,9 +95,6 @@ func New(cfg *rgspec.Config, opts Options) *Tree {
 	return t
 }
 
-// Config is the configuration in force.
-func (t *Tree) Config() *rgspec.Config { return t.cfg }
-
 // Reconfigure applies a new configuration: groups are rebuilt with the new limits and
 // policies, and every queued and running query is put back into its group. Groups that left
 // the configuration keep their queries, are disabled for new ones, and have no limits of

@@ -243,17 +243,6 @@ func (s *State) NextPending() (*Entry, bool) {
 	return nil, false
 }
 
-// PendingCount is the number of submissions waiting for a verdict.
-func (s *State) PendingCount() int {
-	n := 0
-	for _, e := range s.pending[s.head:] {
-		if e.pending {
-			n++
-		}
-	}
-	return n
-}
-
 func (s *State) compact() {
 	if s.head > 1024 && s.head > len(s.pending)/2 {
 		s.pending = append([]*Entry(nil), s.pending[s.head:]...)

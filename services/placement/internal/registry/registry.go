@@ -5,7 +5,6 @@ package registry
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"sync"
@@ -14,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/heartbeat"
 )
 
 // Registry is safe for concurrent use.
@@ -46,38 +46,16 @@ func (r *Registry) notify() {
 
 // WatchHeartbeats follows the clusters bucket until ctx ends.
 func (r *Registry) WatchHeartbeats(ctx context.Context, kv jetstream.KeyValue) error {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return fmt.Errorf("registry: watch: %w", err)
-	}
-	go func() {
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil {
-					continue
-				}
-				r.mu.Lock()
-				if e.Operation() == jetstream.KeyValuePut {
-					var hb events.ClusterHeartbeat
-					if json.Unmarshal(e.Value(), &hb) == nil && hb.Name != "" {
-						r.clusters[hb.Name] = hb
-					}
-				} else {
-					delete(r.clusters, e.Key())
-				}
-				r.mu.Unlock()
-				r.notify()
-			}
+	return heartbeat.Watch(ctx, kv, func(cluster string, hb *events.ClusterHeartbeat) {
+		r.mu.Lock()
+		if hb != nil {
+			r.clusters[hb.Name] = *hb
+		} else {
+			delete(r.clusters, cluster)
 		}
-	}()
-	return nil
+		r.mu.Unlock()
+		r.notify()
+	})
 }
 
 // Apply folds placed and terminal events into the per-cluster load.
