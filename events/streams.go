@@ -24,6 +24,11 @@ const (
 	BucketLeases = "SLUICE_LEASES"
 	// BucketConfig holds shared configuration such as the slug secret.
 	BucketConfig = "SLUICE_CONFIG"
+	// ObjectSnapshots is the object store of state snapshots: a cache of a service's fold
+	// of the log at one sequence, so that a new replica replays only the log after it.
+	ObjectSnapshots = "SLUICE_SNAPSHOTS"
+	// SnapshotAdmission is the ObjectSnapshots object holding admission's fold.
+	SnapshotAdmission = "admission"
 
 	// ConsumerPlacement is placement's durable consumer of admitted queries.
 	ConsumerPlacement = "placement"
@@ -116,6 +121,13 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 	}
 }
 
+// ObjectStores defines every object store.
+func (t Topology) ObjectStores() []jetstream.ObjectStoreConfig {
+	return []jetstream.ObjectStoreConfig{
+		{Bucket: ObjectSnapshots, Description: "state snapshots (derived from the log, safe to delete)", Storage: jetstream.FileStorage, Replicas: t.Replicas},
+	}
+}
+
 // PlacementConsumer is placement's durable consumer of admitted queries.
 func PlacementConsumer(ackWait time.Duration) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
@@ -177,6 +189,11 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 	for _, cfg := range t.Buckets() {
 		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, err)
+		}
+	}
+	for _, cfg := range t.ObjectStores() {
+		if _, err := js.CreateOrUpdateObjectStore(ctx, cfg); err != nil {
+			return fmt.Errorf("ensure object store %s: %w", cfg.Bucket, err)
 		}
 	}
 	return nil

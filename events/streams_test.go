@@ -92,6 +92,20 @@ func TestTopologyEnsure(t *testing.T) {
 		}
 	}
 
+	for _, name := range []string{events.ObjectSnapshots} {
+		os, err := conn.JS.ObjectStore(ctx, name)
+		if err != nil {
+			t.Fatalf("object store %s: %v", name, err)
+		}
+		st, err := os.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Storage() != jetstream.FileStorage {
+			t.Errorf("%s storage = %v, want file", name, st.Storage())
+		}
+	}
+
 	buckets := []struct {
 		name        string
 		ttl         time.Duration

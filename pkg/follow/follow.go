@@ -25,10 +25,17 @@ type Follower struct {
 // Start replays stream (restricted to subjects) from the first message and then follows
 // new messages. CaughtUp is closed once every message that existed at start was handled.
 func Start(ctx context.Context, js jetstream.JetStream, stream string, subjects []string, h Handler) (*Follower, error) {
-	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{
-		FilterSubjects: subjects,
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	})
+	return StartAt(ctx, js, stream, subjects, 0, h)
+}
+
+// StartAt is Start from stream sequence seq (0 or 1: the first message). A service that
+// restored its state from a snapshot folded up to sequence n starts at n+1.
+func StartAt(ctx context.Context, js jetstream.JetStream, stream string, subjects []string, seq uint64, h Handler) (*Follower, error) {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: subjects, DeliverPolicy: jetstream.DeliverAllPolicy}
+	if seq > 1 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq
+	}
+	cons, err := js.OrderedConsumer(ctx, stream, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("follow %s: %w", stream, err)
 	}

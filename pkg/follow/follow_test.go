@@ -204,3 +204,37 @@ func TestFollowUnknownStream(t *testing.T) {
 		t.Fatal("Start on a missing stream succeeded")
 	}
 }
+
+// TestFollowStartAt: a follower started at a sequence handles the matching messages from
+// there on, none before it, and catches up; started past the end it is caught up at once.
+func TestFollowStartAt(t *testing.T) {
+	t.Parallel()
+	conn := newStream(t)
+	var all []string
+	for i := range 10 {
+		all = append(all, publish(t, conn, "log.a", fmt.Sprintf("m%d", i)))
+	}
+	s := &seen{}
+	f, err := follow.StartAt(t.Context(), conn.JS, stream, []string{"log.a"}, 7, s.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Stop)
+	natstest.Closed(t, 5*time.Second, "CaughtUp", f.CaughtUp())
+	if got := s.snapshot(); !slices.Equal(got, all[6:]) {
+		t.Fatalf("handled from sequence 7:\n got %q\nwant %q", got, all[6:])
+	}
+
+	past := &seen{}
+	f2, err := follow.StartAt(t.Context(), conn.JS, stream, []string{"log.a"}, 11, past.handle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f2.Stop)
+	natstest.Closed(t, 5*time.Second, "CaughtUp past the end", f2.CaughtUp())
+	next := publish(t, conn, "log.a", "new")
+	natstest.Eventually(t, 5*time.Second, "the new message", func() bool { return past.len() == 1 })
+	if got := past.snapshot(); got[0] != next {
+		t.Fatalf("handled %q, want %q", got, next)
+	}
+}

@@ -52,6 +52,7 @@ type Config struct {
 	StarvationAge      time.Duration `envconfig:"STARVATION_AGE" default:"5m" desc:"a query queued longer than this is reported, and starts before any policy choice once its groups have room (0 disables)"`
 	ConfigPoll         time.Duration `envconfig:"CONFIG_POLL" default:"1s" desc:"how often the resource-group and user-group files are checked for changes"`
 	LeaseRenew         time.Duration `envconfig:"LEASE_RENEW" default:"250ms" desc:"leader lease renewal interval (a lease not renewed for 1.5s expires)"`
+	SnapshotEvery      int           `envconfig:"ADMISSION_SNAPSHOT_EVERY" default:"100000" desc:"the leader stores a snapshot of its state every this many events, so that a new replica replays only the log after it (0 disables snapshots)"`
 	Identity           string        `envconfig:"ADMISSION_ID" desc:"replica identity in the lease (default host:pid)"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
@@ -70,6 +71,7 @@ var ErrNoConfig = errors.New("admission: no valid resource-group configuration")
 
 type service struct {
 	cfg    Config
+	js     jetstream.JetStream
 	log    *slog.Logger
 	pub    *events.Publisher
 	tracer trace.Tracer
@@ -105,7 +107,7 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer conn.Close()
 	tracer := otel.Tracer("sluice/admission")
-	s := &service{cfg: cfg, log: log, tracer: tracer, wake: make(chan struct{}, 1), fleet: map[string]int64{},
+	s := &service{cfg: cfg, js: conn.JS, log: log, tracer: tracer, wake: make(chan struct{}, 1), fleet: map[string]int64{},
 		pub: events.NewPublisher(conn.JS, "sluice/admission", tracer)}
 	configKV, err := conn.JS.KeyValue(ctx, events.BucketConfig)
 	if err != nil {
@@ -145,11 +147,12 @@ var foldSubjects = []string{
 }
 
 func (s *service) incarnation(ctx context.Context, js jetstream.JetStream, leases jetstream.KeyValue) error {
-	s.mu.Lock()
-	s.st = state.New(s.rg, groups.Options{StarvationAge: s.cfg.StarvationAge, Seed: uint64(time.Now().UnixNano())})
-	s.mu.Unlock()
 	started := time.Now()
-	f, err := s.fold(ctx, js)
+	st := s.restore(ctx, js, groups.Options{StarvationAge: s.cfg.StarvationAge, Seed: uint64(time.Now().UnixNano())})
+	s.mu.Lock()
+	s.st = st
+	s.mu.Unlock()
+	f, err := s.fold(ctx, js, st.LastSeq+1)
 	if err != nil || f == nil {
 		return err
 	}
@@ -160,20 +163,22 @@ func (s *service) incarnation(ctx context.Context, js jetstream.JetStream, lease
 	s.log.Info("admission state folded", "running", running, "queued", queued, "took", time.Since(started).Round(time.Millisecond), "identity", s.cfg.Identity)
 	cctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	sn := newSnapshotter(s.cfg.SnapshotEvery, st.LastSeq)
 	_ = lease.Campaign(cctx, leases, leaseKey, s.cfg.Identity, s.cfg.LeaseRenew, func(lctx context.Context, term lease.Term) {
-		if err := s.lead(lctx, term); err != nil && lctx.Err() == nil {
+		if err := s.lead(lctx, term, sn); err != nil && lctx.Err() == nil {
 			cancel(err)
 		}
 	})
 	return context.Cause(cctx)
 }
 
-// fold replays the log into s.st and returns once it caught up (nil follower if ctx ended
-// first); the follower keeps folding new events until stopped. The replay allocates much
-// and retains little, so the collector runs less often until it caught up.
-func (s *service) fold(ctx context.Context, js jetstream.JetStream) (*follow.Follower, error) {
+// fold replays the log from sequence from into s.st and returns once it caught up (nil
+// follower if ctx ended first); the follower keeps folding new events until stopped. The
+// replay allocates much and retains little, so the collector runs less often until it
+// caught up.
+func (s *service) fold(ctx context.Context, js jetstream.JetStream, from uint64) (*follow.Follower, error) {
 	defer debug.SetGCPercent(debug.SetGCPercent(400))
-	f, err := follow.Start(ctx, js, events.StreamQueries, foldSubjects, s.apply)
+	f, err := follow.StartAt(ctx, js, events.StreamQueries, foldSubjects, from, s.apply)
 	if err != nil {
 		return nil, err
 	}
@@ -209,7 +214,7 @@ func (s *service) poke() {
 
 // lead decides while this replica holds the lease. It returns an error when a write failed
 // and the state can no longer be trusted.
-func (s *service) lead(ctx context.Context, lt lease.Term) error {
+func (s *service) lead(ctx context.Context, lt lease.Term, sn *snapshotter) error {
 	ack, err := s.pub.Publish(ctx, events.SubjectAdmissionTerm, fmt.Sprintf("term:%s:%d", s.cfg.Identity, lt.Revision), "", events.TypeAdmissionTerm,
 		events.AdmissionTerm{Holder: s.cfg.Identity, LeaseRevision: lt.Revision, At: time.Now().UTC()})
 	if err != nil {
@@ -244,6 +249,7 @@ func (s *service) lead(ctx context.Context, lt lease.Term) error {
 		case <-s.wake:
 		case <-tick.C:
 			s.reportStarvation()
+			s.maybeSnapshot(ctx, s.js, sn)
 		}
 	}
 }

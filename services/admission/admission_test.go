@@ -100,14 +100,23 @@ func (r *replica) stop(t *testing.T) {
 }
 
 func (h *harness) startReplica(id string, maxRunning int) *replica {
+	return h.startReplicaWith(id, maxRunning, nil)
+}
+
+// startReplicaWith starts a replica whose configuration tune may change.
+func (h *harness) startReplicaWith(id string, maxRunning int, tune func(*Config)) *replica {
 	h.t.Helper()
 	ctx, cancel := context.WithCancel(context.WithoutCancel(h.t.Context()))
 	r := &replica{id: id, cancel: cancel, done: make(chan struct{})}
 	topo := h.topo
+	cfg := Config{MaxRunning: maxRunning, Server: h.ns, LeaseRenew: 100 * time.Millisecond,
+		Identity: id, Logger: slog.New(slog.DiscardHandler), Topology: &topo}
+	if tune != nil {
+		tune(&cfg)
+	}
 	go func() {
 		defer close(r.done)
-		r.err = Run(ctx, Config{MaxRunning: maxRunning, Server: h.ns, LeaseRenew: 100 * time.Millisecond,
-			Identity: id, Logger: slog.New(slog.DiscardHandler), Topology: &topo})
+		r.err = Run(ctx, cfg)
 	}()
 	h.t.Cleanup(func() { r.stop(h.t) }) // before the server shuts down (cleanups run last-in first-out)
 	return r
@@ -305,7 +314,7 @@ func startDecider(t *testing.T, h *harness, name string, maxRunning int, revisio
 			return
 		}
 		// The leader whose term marker is older is fenced out and returns an error.
-		if err := s.lead(ctx, lease.Term{Revision: revision, Holder: name}); err != nil {
+		if err := s.lead(ctx, lease.Term{Revision: revision, Holder: name}, newSnapshotter(0, 0)); err != nil {
 			t.Logf("%s stopped leading: %v", name, err)
 		}
 	}()

@@ -369,7 +369,25 @@ func (t *Tree) Oldest() (*Query, bool) { return t.arrivals.peek() }
 func (t *Tree) Refresh(now time.Time, fleetMemory int64) {
 	memChanged := fleetMemory != t.fleetMemory
 	t.fleetMemory = fleetMemory
-	if !t.lastRegen.IsZero() && now.After(t.lastRegen) {
+	t.Regenerate(now)
+	if memChanged {
+		t.walk(func(g *Group) {
+			if g.spec.SoftMemoryLimit.IsFraction {
+				g.updateEligibility()
+			}
+		})
+	}
+}
+
+// Regenerate gives back the CPU quota earned between the last regeneration and now. The
+// fold calls it with the time of each terminal event, so that a standby's quotas track the
+// leader's; a now before the last regeneration changes nothing.
+func (t *Tree) Regenerate(now time.Time) {
+	if t.lastRegen.IsZero() {
+		t.lastRegen = now
+		return
+	}
+	if now.After(t.lastRegen) {
 		elapsed := now.Sub(t.lastRegen)
 		period := t.cfg.CPUQuotaPeriod
 		for _, g := range t.cpuGroups {
@@ -380,14 +398,7 @@ func (t *Tree) Refresh(now time.Time, fleetMemory int64) {
 			g.cpuUsage = max(0, g.cpuUsage-regen)
 			g.updateEligibility()
 		}
-	}
-	t.lastRegen = now
-	if memChanged {
-		t.walk(func(g *Group) {
-			if g.spec.SoftMemoryLimit.IsFraction {
-				g.updateEligibility()
-			}
-		})
+		t.lastRegen = now
 	}
 }
 

@@ -31,12 +31,24 @@ type Entry struct {
 	header  nats.Header
 	data    []byte
 	spec    *events.QuerySpec
+	load    Loader // set for entries restored from a snapshot, which keeps no payloads
 }
 
-// Spec decodes (once) the submitted query.
+// Loader reads the event stored at a stream sequence (the submission of a restored entry).
+type Loader func(seq uint64) (nats.Header, []byte, error)
+
+// Spec decodes (once) the submitted query. An entry restored from a snapshot first reads
+// its submission from the log.
 func (e *Entry) Spec() (*events.QuerySpec, error) {
 	if e.spec != nil {
 		return e.spec, nil
+	}
+	if e.data == nil && e.load != nil {
+		h, data, err := e.load(e.Seq)
+		if err != nil {
+			return nil, fmt.Errorf("read submission at sequence %d: %w", e.Seq, err)
+		}
+		e.header, e.data = h, data
 	}
 	var p events.QuerySubmitted
 	if _, err := events.Decode(e.header, e.data, events.TypeQuerySubmitted, &p); err != nil {
@@ -61,14 +73,19 @@ type State struct {
 	pending  []*Entry // arrival order; entries that got a verdict are skipped lazily
 	head     int
 	cancels  map[string]*Entry
-	ended    map[string]struct{}
+	ended    recentSet
 	preCance map[string]string // cancel requests folded before their submission
 }
+
+// EndedKeep bounds how many ended query IDs the fold remembers, to ignore late or repeated
+// events about them. Later events of a query are written by the same publishers within the
+// stream's duplicate window, which also drops repeats, so the most recent ones suffice.
+const EndedKeep = 65536
 
 // New returns an empty state for a configuration.
 func New(cfg *rgspec.Config, opts groups.Options) *State {
 	return &State{Tree: groups.New(cfg, opts), entries: map[string]*Entry{}, cancels: map[string]*Entry{},
-		ended: map[string]struct{}{}, preCance: map[string]string{}}
+		ended: newRecentSet(EndedKeep), preCance: map[string]string{}}
 }
 
 // slim payloads: only what the fold needs (the admitted event also carries the whole spec).
@@ -125,6 +142,12 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 			e.CancelRequested, e.CancelReason = true, p.Reason
 			s.cancels[p.QueryID] = e
 		} else if !s.known(p.QueryID) {
+			if len(s.preCance) >= EndedKeep {
+				for id := range s.preCance { // bounded: forget any one
+					delete(s.preCance, id)
+					break
+				}
+			}
 			s.preCance[p.QueryID] = p.Reason
 		}
 	case events.SubjectQueued:
@@ -132,7 +155,7 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 		if err := decodeFast(h, data, events.TypeQueryQueued, &p); err != nil {
 			return err
 		}
-		if _, ok := s.ended[p.QueryID]; ok {
+		if s.ended.has(p.QueryID) {
 			return nil
 		}
 		if _, ok := s.Tree.Lookup(p.QueryID); ok {
@@ -152,7 +175,7 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 			return err
 		}
 		id := p.Query.ID
-		if _, ok := s.ended[id]; ok {
+		if s.ended.has(id) {
 			return nil
 		}
 		s.forget(id)
@@ -163,7 +186,11 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 		if err := decodeFast(h, data, events.TypeForSubject[subject], &p); err != nil {
 			return err
 		}
-		s.MarkEnded(p.QueryID, chargedCPU(subject, &p))
+		cpu := chargedCPU(subject, &p)
+		if cpu > 0 && !p.EndedAt.IsZero() {
+			s.Tree.Regenerate(p.EndedAt)
+		}
+		s.MarkEnded(p.QueryID, cpu)
 	case events.SubjectAdmissionTerm:
 		if seq > s.LastTermSeq {
 			s.LastTermSeq = seq
@@ -211,8 +238,7 @@ func (s *State) known(id string) bool {
 	if _, ok := s.Tree.Lookup(id); ok {
 		return true
 	}
-	_, ok := s.ended[id]
-	return ok
+	return s.ended.has(id)
 }
 
 // forget drops the entry of a query that started or ended.
@@ -276,7 +302,7 @@ func (s *State) MarkStarted(q *groups.Query, leaf *groups.Group) {
 func (s *State) MarkEnded(id string, cpu time.Duration) {
 	s.forget(id)
 	_ = s.Tree.Finish(id, cpu)
-	s.ended[id] = struct{}{}
+	s.ended.add(id)
 }
 
 // Reconfigure applies a new configuration to the tree.

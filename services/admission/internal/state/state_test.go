@@ -129,3 +129,28 @@ func TestAccounting(t *testing.T) {
 		}
 	}
 }
+
+// TestFoldRegeneratesCPUQuota: CPU quotas regenerate in the fold by the time of each
+// terminal event, so a standby that becomes leader does not hold the whole history's usage.
+func TestFoldRegeneratesCPUQuota(t *testing.T) {
+	f := &folder{t: t, st: New(snapshotConfig(t), groups.Options{})}
+	t0 := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	for _, id := range []string{"q1", "q2"} {
+		f.submitted(id, "alice")
+		gid, tmpl := group("alice")
+		f.fold(events.SubjectAdmitted, events.MsgIDAdmitted(id), id, events.QueryAdmitted{Query: events.QuerySpec{ID: id}, Group: "global.alice", GroupID: gid, GroupTemplate: tmpl})
+	}
+	f.fold(events.SubjectFinished, events.MsgIDTerminal("q1"), "q1", events.QueryEnded{QueryID: "q1", EndedAt: t0, CPUTimeMillis: (60 * time.Minute).Milliseconds()})
+	// Half a quota period later: hardCpuLimit (1m) × 1/2 came back before q2's 1 s is charged.
+	f.fold(events.SubjectFinished, events.MsgIDTerminal("q2"), "q2", events.QueryEnded{QueryID: "q2", EndedAt: t0.Add(30 * time.Minute), CPUTimeMillis: 1000})
+	want := 60*time.Minute - 30*time.Second + time.Second
+	for _, c := range f.st.Tree.Image().CPU {
+		if len(c.GroupID) == 1 && c.GroupID[0] == "global" {
+			if c.Usage != want {
+				t.Fatalf("global CPU usage %s, want %s", c.Usage, want)
+			}
+			return
+		}
+	}
+	t.Fatal("no CPU usage recorded for global")
+}
