@@ -28,7 +28,7 @@ test: ## Run every module's tests, end-to-end and crash tests included (also bui
 
 .PHONY: bench
 bench: ## Run the benchmarks and print the figures the issues ask for (see docs/benchmarks.md)
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 20m ./services/sluice/bench/ ./services/admission/ ./services/admission/internal/groups/ | tee bench.out
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 20m ./services/sluice/bench/ ./services/admission/ ./services/admission/internal/groups/ ./services/placement/internal/framework/ | tee bench.out
 
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers for 30 s each
@@ -36,6 +36,11 @@ fuzz: ## Fuzz the parsers for 30 s each
 	$(GO) test ./events/ -run '^$$' -fuzz FuzzDecode -fuzztime 30s
 	$(GO) test ./services/executorproxy/internal/trinowire/ -run '^$$' -fuzz FuzzErrorFromDuckDB -fuzztime 30s
 	$(GO) test ./services/admission/rgspec/ -run '^$$' -fuzz FuzzParse -fuzztime 30s
+	$(GO) test ./services/placement/internal/framework/ -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s
+	$(GO) test ./services/placement/internal/routing/ -run '^$$' -fuzz FuzzParseRules -fuzztime 30s
+	$(GO) test ./pkg/sqltext/ -run '^$$' -fuzz FuzzSQLText -fuzztime 30s
+	$(GO) test ./pkg/confcheck/ -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
+	$(GO) test ./services/executorproxy/internal/coordinator/ -run '^$$' -fuzz FuzzParseDuration -fuzztime 30s
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck over every module

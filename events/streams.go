@@ -24,6 +24,13 @@ const (
 	BucketLeases = "SLUICE_LEASES"
 	// BucketConfig holds shared configuration such as the slug secret.
 	BucketConfig = "SLUICE_CONFIG"
+	// BucketPlacements holds the placement claim of every placed query (key = query ID):
+	// the cluster and attempt that may start it. Queries move between clusters only by
+	// compare-and-set on their claim (see pkg/claims).
+	BucketPlacements = "SLUICE_PLACEMENTS"
+	// BucketClusterControl holds what operators asked of each cluster (key = cluster name):
+	// drain or deactivate. No key means active.
+	BucketClusterControl = "SLUICE_CLUSTER_CONTROL"
 	// ObjectSnapshots is the object store of state snapshots: a cache of a service's fold
 	// of the log at one sequence, so that a new replica replays only the log after it.
 	ObjectSnapshots = "SLUICE_SNAPSHOTS"
@@ -43,6 +50,10 @@ const (
 	// KeyUserGroups is the BucketConfig key of the user-to-group mapping used by userGroup
 	// selectors (Trino's file group provider format).
 	KeyUserGroups = "user-groups"
+
+	// KeyClusters is the BucketConfig key of the clusters file in force (static cluster
+	// attributes: routing group, region, weight, max slots, tables).
+	KeyClusters = "clusters"
 
 	// KeySlugSecret is the BucketConfig key of the HMAC secret that signs client URLs.
 	KeySlugSecret = "slug-secret"
@@ -118,6 +129,8 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 		{Bucket: BucketClusters, Description: "executor-proxy heartbeats", History: 1, TTL: t.HeartbeatTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 		{Bucket: BucketLeases, Description: "leader leases; the revision fences the leader's writes", History: 1, TTL: t.LeaseTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 		{Bucket: BucketConfig, Description: "shared configuration", History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: BucketPlacements, Description: "placement claims: which cluster and attempt may start each query", History: 1, TTL: t.StatusRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: BucketClusterControl, Description: "operator wishes per cluster: drain, deactivate", History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 	}
 }
 

@@ -116,6 +116,8 @@ func TestTopologyEnsure(t *testing.T) {
 		{events.BucketClusters, topo.HeartbeatTTL, time.Second, 0},
 		{events.BucketLeases, topo.LeaseTTL, time.Second, 0},
 		{events.BucketConfig, 0, 0, 1},
+		{events.BucketPlacements, topo.StatusRetention, 0, 0},
+		{events.BucketClusterControl, 0, 0, 0},
 	}
 	for _, want := range buckets {
 		kv, err := conn.JS.KeyValue(ctx, want.name)

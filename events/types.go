@@ -204,6 +204,47 @@ type ClusterHeartbeat struct {
 	At          time.Time `json:"at"`
 }
 
+// ClusterWish is what an operator asked of a cluster (BucketClusterControl).
+type ClusterWish string
+
+// Cluster wishes. Resuming a cluster deletes its control entry.
+const (
+	// WishDrain: no new placements; running queries finish; the cluster reports drained
+	// once idle.
+	WishDrain ClusterWish = "drain"
+	// WishDeactivate: like drain, and the cluster stays out of placement until resumed.
+	WishDeactivate ClusterWish = "deactivate"
+)
+
+// ClusterControl is the value of BucketClusterControl under a cluster name.
+type ClusterControl struct {
+	Wish   ClusterWish `json:"wish"`
+	By     string      `json:"by,omitempty"`
+	Reason string      `json:"reason,omitempty"`
+	At     time.Time   `json:"at"`
+}
+
+// ClaimState is where a placed query is in its claim.
+type ClaimState string
+
+// Claim states.
+const (
+	// ClaimPlaced: the query may start on Cluster at Attempt; placement may still move it.
+	ClaimPlaced ClaimState = "placed"
+	// ClaimStarted: Cluster started it; it does not move any more.
+	ClaimStarted ClaimState = "started"
+	// ClaimLost: its cluster was lost while it ran; no executor may start it.
+	ClaimLost ClaimState = "lost"
+)
+
+// PlacementClaim is the value of BucketPlacements under a query ID.
+type PlacementClaim struct {
+	Cluster string     `json:"cluster"`
+	Attempt int        `json:"attempt"`
+	State   ClaimState `json:"state"`
+	At      time.Time  `json:"at"`
+}
+
 // QueryState is the state recorded in the status view.
 type QueryState string
 

@@ -1,6 +1,6 @@
-// Package heartbeat follows the executor-proxies' heartbeats in the clusters bucket, for the
-// services that need the fleet's current shape (placement's registry, admission's fleet
-// memory).
+// Package heartbeat follows the fleet's shape in KV: the executor-proxies' heartbeats in
+// the clusters bucket (placement's registry, admission's fleet memory), and what operators
+// asked of each cluster in the cluster-control bucket (placement, the executor-proxies).
 package heartbeat
 
 import (
@@ -16,7 +16,18 @@ import (
 // heartbeat, or with nil when the cluster's entry was deleted, expired or is unreadable.
 // fn runs on one goroutine, in the bucket's order.
 func Watch(ctx context.Context, kv jetstream.KeyValue, fn func(cluster string, hb *events.ClusterHeartbeat)) error {
-	w, err := kv.WatchAll(ctx)
+	return watch(ctx, kv, jetstream.AllKeys, func(hb *events.ClusterHeartbeat) bool { return hb.Name != "" }, fn)
+}
+
+// WatchControl calls fn for every cluster-control entry of kv matching key (a cluster name,
+// or jetstream.AllKeys) and every later change until ctx ends: with the operator's wish, or
+// with nil when the entry was deleted (the cluster was resumed). fn runs on one goroutine.
+func WatchControl(ctx context.Context, kv jetstream.KeyValue, key string, fn func(cluster string, c *events.ClusterControl)) error {
+	return watch(ctx, kv, key, func(c *events.ClusterControl) bool { return c.Wish != "" }, fn)
+}
+
+func watch[T any](ctx context.Context, kv jetstream.KeyValue, key string, valid func(*T) bool, fn func(string, *T)) error {
+	w, err := kv.Watch(ctx, key)
 	if err != nil {
 		return fmt.Errorf("heartbeat: watch %s: %w", kv.Bucket(), err)
 	}
@@ -33,9 +44,9 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, fn func(cluster string, h
 				if e == nil { // end of the initial values
 					continue
 				}
-				var hb events.ClusterHeartbeat
-				if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &hb) == nil && hb.Name != "" {
-					fn(e.Key(), &hb)
+				var v T
+				if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &v) == nil && valid(&v) {
+					fn(e.Key(), &v)
 				} else {
 					fn(e.Key(), nil)
 				}

@@ -34,6 +34,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/heartbeat"
 	"github.com/sluicehq/sluice/pkg/lease"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sqltext"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/admission/internal/groups"
 	"github.com/sluicehq/sluice/services/admission/internal/state"
@@ -435,7 +436,7 @@ func (s *service) selectionInput(spec *events.QuerySpec) rgspec.Input {
 	return rgspec.Input{
 		User: spec.User, OriginalUser: spec.OriginalUser, AuthenticatedUser: spec.User, Source: spec.Source,
 		ClientInfo: spec.ClientInfo, Schema: spec.Schema, UserGroups: s.userGroups.GroupsOf(spec.User),
-		QueryType: rgspec.QueryTypeOf(spec.SQL), ClientTags: spec.ClientTags, ResourceEstimate: spec.ResourceEstimate,
+		QueryType: sqltext.QueryType(spec.SQL), ClientTags: spec.ClientTags, ResourceEstimate: spec.ResourceEstimate,
 	}
 }
 

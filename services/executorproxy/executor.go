@@ -11,6 +11,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/claims"
+	"github.com/sluicehq/sluice/pkg/heartbeat"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/results"
@@ -23,6 +25,7 @@ type executor struct {
 	db     *engine.DuckDB
 	js     jetstream.JetStream
 	status jetstream.KeyValue // the query status view, read when a fragment arrives
+	claims *claims.Store      // who may start each placed query
 	pub    *events.Publisher
 	tracer trace.Tracer
 	base   string
@@ -32,33 +35,97 @@ type executor struct {
 
 	mu       sync.Mutex
 	canceled map[string]string // cancel requests seen, by query ID
-	state    events.ClusterState
+	pulling  jetstream.ConsumeContext
+	wish     events.ClusterWish // what operators asked ("" = active)
+	stopping bool               // the process is shutting down
+	beatNow  chan struct{}      // a state change to report before the next tick
 	running  int
 	queued   int
 	memory   int64 // the backend's memory limit, reported in heartbeats
 }
 
-func (x *executor) setState(s events.ClusterState) {
-	x.mu.Lock()
-	x.state = s
-	x.mu.Unlock()
+// reportedState is the state the heartbeat reports. Callers hold x.mu.
+func (x *executor) reportedState() events.ClusterState {
+	idle := x.running == 0 && x.queued == 0
+	switch {
+	case x.wish == events.WishDeactivate && idle:
+		return events.ClusterDeactivated
+	case x.wish == events.WishDrain && idle:
+		return events.ClusterDrained
+	case x.wish != "" || x.stopping:
+		return events.ClusterDraining
+	}
+	return events.ClusterReady
 }
 
-// consume pulls this cluster's fragments. The consumer's MaxAckPending is the prefetch
-// window, so the server never hands this cluster more than SLOTS x PREFETCH fragments.
-func (x *executor) consume(ctx context.Context) (jetstream.ConsumeContext, error) {
+// startPulling pulls this cluster's fragments (if it does not already). The consumer's
+// MaxAckPending is the prefetch window, so the server never hands this cluster more than
+// SLOTS x PREFETCH fragments.
+func (x *executor) startPulling(ctx context.Context) error {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.pulling != nil || x.stopping {
+		return nil
+	}
 	window := x.cfg.Slots * x.cfg.Prefetch
 	cons, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamFragments, events.ExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait))
 	if err != nil {
-		return nil, fmt.Errorf("executor-proxy: consumer: %w", err)
+		return fmt.Errorf("executor-proxy: consumer: %w", err)
 	}
-	return cons.Consume(func(msg jetstream.Msg) {
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		x.wg.Add(1)
 		go func() {
 			defer x.wg.Done()
 			x.handleFragment(ctx, msg)
 		}()
 	}, jetstream.PullMaxMessages(window))
+	if err != nil {
+		return fmt.Errorf("executor-proxy: consume: %w", err)
+	}
+	x.pulling = cc
+	return nil
+}
+
+// stopPulling stops taking fragments; those already taken run to their end.
+func (x *executor) stopPulling() {
+	x.mu.Lock()
+	cc := x.pulling
+	x.pulling = nil
+	x.mu.Unlock()
+	if cc != nil {
+		cc.Stop()
+	}
+}
+
+// watchControl follows what operators ask of this cluster: drain and deactivate stop the
+// pulling of new fragments (running ones finish, and the heartbeat reports drained or
+// deactivated once idle); resume pulls again.
+func (x *executor) watchControl(ctx context.Context) error {
+	kv, err := x.js.KeyValue(ctx, events.BucketClusterControl)
+	if err != nil {
+		return err
+	}
+	return heartbeat.WatchControl(ctx, kv, x.cfg.Cluster, func(_ string, c *events.ClusterControl) {
+		x.mu.Lock()
+		prev := x.wish
+		x.wish = ""
+		if c != nil {
+			x.wish = c.Wish
+		}
+		wish := x.wish
+		x.mu.Unlock()
+		switch {
+		case wish != "" && prev == "":
+			x.log.Info("cluster draining: no new fragments; running queries finish", "wish", wish)
+			x.stopPulling()
+		case wish == "" && prev != "":
+			x.log.Info("cluster resumed")
+			if err := x.startPulling(ctx); err != nil {
+				x.log.Error("cannot pull fragments after resume", "err", err)
+			}
+		}
+		x.beat()
+	})
 }
 
 // drain waits up to grace for running fragments.
@@ -132,6 +199,23 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		return
 	}
 	defer x.acquireSlot(qctx)()
+	if qctx.Err() == nil {
+		// The claim is the fence against placement moving the query meanwhile: only the
+		// cluster and attempt it names may start it.
+		mine, err := x.claims.Start(pctx, id, x.cfg.Cluster, frag.Attempt)
+		if err != nil {
+			x.store.Remove(id)
+			x.log.Warn("cannot claim the query's start; retrying", "query", id, "err", err)
+			_ = msg.NakWithDelay(200 * time.Millisecond)
+			return
+		}
+		if !mine {
+			x.store.Remove(id)
+			x.log.Info("query moved to another cluster before it started here", "query", id, "attempt", frag.Attempt)
+			_ = msg.Ack()
+			return
+		}
+	}
 	var busy time.Duration
 	if qctx.Err() == nil {
 		q.Start()
@@ -204,7 +288,19 @@ func (x *executor) adjust(running, queued int) {
 	x.mu.Lock()
 	x.running += running
 	x.queued += queued
+	idle := x.running == 0 && x.queued == 0 && x.wish != ""
 	x.mu.Unlock()
+	if idle {
+		x.beat() // a draining cluster reports drained as soon as it is idle
+	}
+}
+
+// beat asks the heartbeat loop to report now.
+func (x *executor) beat() {
+	select {
+	case x.beatNow <- struct{}{}:
+	default:
+	}
 }
 
 // alreadyEnded checks the status view: a fragment redelivered after its query ended (a crash
@@ -316,7 +412,7 @@ func (x *executor) heartbeat(ctx context.Context) {
 	defer t.Stop()
 	for {
 		x.mu.Lock()
-		hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: "duckdb", State: x.state,
+		hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: "duckdb", State: x.reportedState(),
 			Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC()}
 		x.mu.Unlock()
 		b, _ := json.Marshal(hb)
@@ -332,6 +428,7 @@ func (x *executor) heartbeat(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
+		case <-x.beatNow:
 		}
 	}
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/claims"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/pkg/tpchgen"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
@@ -140,12 +141,16 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	claimStore, err := claims.Open(ctx, conn.JS)
+	if err != nil {
+		return err
+	}
 	tracer := otel.Tracer("sluice/executorproxy")
 	x := &executor{
-		cfg: cfg, log: log, db: db, js: conn.JS, status: statusKV, base: base, tracer: tracer,
+		cfg: cfg, log: log, db: db, js: conn.JS, status: statusKV, claims: claimStore, base: base, tracer: tracer,
 		pub:   events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer),
 		store: results.NewStore(), slots: make(chan struct{}, cfg.Slots),
-		canceled: map[string]string{}, state: events.ClusterReady,
+		canceled: map[string]string{}, beatNow: make(chan struct{}, 1),
 	}
 	if x.memory, err = db.MemoryLimit(ctx); err != nil {
 		log.Warn("cannot read DuckDB's memory limit; percentage memory limits will not count this cluster", "err", err)
@@ -168,8 +173,10 @@ func Run(ctx context.Context, cfg Config) error {
 	defer func() { stopHB(); <-hbDone }()
 	go x.janitor(ctx)
 
-	cc, err := x.consume(ctx)
-	if err != nil {
+	if err := x.startPulling(ctx); err != nil {
+		return err
+	}
+	if err := x.watchControl(ctx); err != nil {
 		return err
 	}
 	log.Info("executor-proxy ready", "url", base, "slots", cfg.Slots)
@@ -178,13 +185,16 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	select {
 	case err := <-errc:
-		cc.Stop()
+		x.stopPulling()
 		return fmt.Errorf("executor-proxy: serve: %w", err)
 	case <-ctx.Done():
 	}
 	// Ordered drain: stop pulling, report draining, give running queries a grace period.
-	cc.Stop()
-	x.setState(events.ClusterDraining)
+	x.mu.Lock()
+	x.stopping = true // before stopping: a resume now does not pull again
+	x.mu.Unlock()
+	x.stopPulling()
+	x.beat()
 	x.drain(3 * time.Second)
 	return nil
 }

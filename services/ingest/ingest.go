@@ -21,6 +21,7 @@ import (
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/ingest/internal/api"
+	"github.com/sluicehq/sluice/services/ingest/internal/clusters"
 	"github.com/sluicehq/sluice/services/ingest/internal/explain"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
@@ -35,6 +36,8 @@ type Config struct {
 	MaxQueryBytes int           `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
 	ClientTimeout time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"a queued query whose client stopped polling for this long is canceled (ABANDONED_QUERY)"`
 	VerdictWait   time.Duration `envconfig:"VERDICT_WAIT" default:"1s" desc:"how long a POST waits for admission's verdict, so that QUERY_QUEUE_FULL and unmatched selectors fail the POST itself (0: answer QUEUED at once)"`
+	AdminToken    string        `envconfig:"ADMIN_TOKEN" desc:"bearer token required by the admin API (/v1/clusters); empty: no token (bind to loopback)"`
+	StaleAfter    time.Duration `envconfig:"HEARTBEAT_TIMEOUT" default:"3s" desc:"a cluster whose heartbeat is older than this is shown unhealthy"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -82,8 +85,13 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	admin, err := clusters.Open(ctx, conn.JS, cfg.StaleAfter)
+	if err != nil {
+		return err
+	}
 	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version, ClientTimeout: cfg.ClientTimeout,
-		VerdictWait: cfg.VerdictWait, Explain: explain.New(conn.NC, 250*time.Millisecond, 500*time.Millisecond)},
+		VerdictWait: cfg.VerdictWait, Explain: explain.New(conn.NC, 250*time.Millisecond, 500*time.Millisecond),
+		Clusters: admin, AdminToken: cfg.AdminToken},
 		events.NewPublisher(conn.JS, "sluice/ingest", tracer), cache, slug.NewMinter(secret), tracer, log)
 
 	ln := cfg.Listener

@@ -1,27 +1,41 @@
-// Package placement picks the cluster for every admitted query: a healthy cluster (fresh
-// heartbeat, state ready) with free capacity, the least loaded first. When no cluster can
-// take the query it stays queued (its message is redelivered later); it never fails.
+// Package placement picks the cluster for every admitted query with a plugin framework in
+// the style of the Kubernetes scheduler: filters (healthy, not draining, routing group,
+// engine capability, capacity, data locality, memory headroom) then weighted scores (least
+// loaded, data locality, region affinity, memory headroom, weight). Every decision is
+// explained in the placed event. When no cluster can take the query it stays in the global
+// queue (its message is redelivered later); it never fails for that.
+//
+// Placement also keeps placed queries moving: a query placed on a cluster that drains, is
+// deactivated or goes silent before starting it is moved to another cluster, fenced by its
+// claim (pkg/claims) so that it never also starts on the first; a query running on a cluster
+// silent for longer than SLUICE_CLUSTER_LOST_AFTER fails with SLUICE_CLUSTER_LOST, unless no
+// cluster heartbeats at all (then NATS, not the fleet, is down).
 //
 // Consumes: sluice.query.admitted (durable consumer "placement"); folds sluice.query.placed,
-// the terminal events and cancel requests; watches the SLUICE_CLUSTERS heartbeats.
-// Publishes: sluice.query.placed, sluice.query.canceled (canceled before placement).
+// .started, the terminal events and cancel requests; watches SLUICE_CLUSTERS (heartbeats),
+// SLUICE_CLUSTER_CONTROL (drain, deactivate) and the "clusters" key of SLUICE_CONFIG.
+// Publishes: sluice.query.placed, sluice.query.canceled (canceled before placement),
+// sluice.query.failed (cluster lost).
 package placement
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/claims"
 	"github.com/sluicehq/sluice/pkg/follow"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/svc"
+	"github.com/sluicehq/sluice/services/placement/internal/framework"
 	"github.com/sluicehq/sluice/services/placement/internal/registry"
+	"github.com/sluicehq/sluice/services/placement/internal/routing"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -29,8 +43,14 @@ import (
 // Config of the placement service (environment variables SLUICE_*).
 type Config struct {
 	NatsURL          string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
-	HeartbeatTimeout time.Duration `envconfig:"HEARTBEAT_TIMEOUT" default:"3s" desc:"a cluster without a heartbeat for this long gets no new queries"`
+	HeartbeatTimeout time.Duration `envconfig:"HEARTBEAT_TIMEOUT" default:"3s" desc:"a cluster without a heartbeat for this long gets no new queries, and its queries that did not start move elsewhere"`
+	LostAfter        time.Duration `envconfig:"CLUSTER_LOST_AFTER" default:"30s" desc:"queries running on a cluster silent for this long fail with SLUICE_CLUSTER_LOST"`
 	AckWait          time.Duration `envconfig:"PLACEMENT_ACK_WAIT" default:"30s" desc:"redelivery timeout of an admitted query being placed"`
+	ClustersFile     string        `envconfig:"CLUSTERS" desc:"clusters file (routing group, region, weight, max slots, tables per cluster); watched, and published to SLUICE_CONFIG for every replica"`
+	ProfilesFile     string        `envconfig:"PLACEMENT_PROFILES" desc:"placement profiles file (filter and score plugins with weights); default: every plugin"`
+	Profile          string        `envconfig:"PLACEMENT_PROFILE" desc:"the profile of PLACEMENT_PROFILES to use (default: its first)"`
+	RoutingRules     string        `envconfig:"ROUTING_RULES" desc:"routing rules file (routing group by user, source, client tags, query type); the X-Trino-Routing-Group header wins"`
+	ConfigPoll       time.Duration `envconfig:"CONFIG_POLL" default:"1s" desc:"how often the clusters file is checked for changes"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -41,10 +61,14 @@ type Config struct {
 }
 
 type service struct {
-	log    *slog.Logger
-	reg    *registry.Registry
-	pub    *events.Publisher
-	tracer trace.Tracer
+	cfg     Config
+	log     *slog.Logger
+	reg     *registry.Registry
+	fw      *framework.Framework
+	routing *routing.Config
+	claims  *claims.Store
+	pub     *events.Publisher
+	tracer  trace.Tracer
 
 	mu       sync.Mutex
 	canceled map[string]string
@@ -52,22 +76,33 @@ type service struct {
 
 // Run places admitted queries until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
+	fw, err := loadFramework(cfg)
+	if err != nil {
+		return err
+	}
+	var rules *routing.Config
+	if cfg.RoutingRules != "" {
+		if rules, err = routing.Load(cfg.RoutingRules); err != nil {
+			return err
+		}
+	}
 	conn, log, err := svc.Start(ctx, svc.Options{Name: "placement", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	tracer := otel.Tracer("sluice/placement")
-	s := &service{log: log, reg: registry.New(cfg.HeartbeatTimeout), tracer: tracer, canceled: map[string]string{},
-		pub: events.NewPublisher(conn.JS, "sluice/placement", tracer)}
-	kv, err := conn.JS.KeyValue(ctx, events.BucketClusters)
+	cl, err := claims.Open(ctx, conn.JS)
 	if err != nil {
 		return err
 	}
-	if err := s.reg.WatchHeartbeats(ctx, kv); err != nil {
+	tracer := otel.Tracer("sluice/placement")
+	s := &service{cfg: cfg, log: log, reg: registry.New(cfg.HeartbeatTimeout), fw: fw, routing: rules, claims: cl, tracer: tracer,
+		canceled: map[string]string{}, pub: events.NewPublisher(conn.JS, "sluice/placement", tracer)}
+	if err := s.watchFleet(ctx, conn.JS); err != nil {
 		return err
 	}
-	f, err := follow.Start(ctx, conn.JS, events.StreamQueries, append([]string{events.SubjectPlaced, events.SubjectCancelRequested}, events.TerminalSubjects...), s.fold)
+	subjects := append([]string{events.SubjectPlaced, events.SubjectStarted, events.SubjectCancelRequested}, events.TerminalSubjects...)
+	f, err := follow.Start(ctx, conn.JS, events.StreamQueries, subjects, s.fold)
 	if err != nil {
 		return err
 	}
@@ -85,10 +120,32 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("placement: consume: %w", err)
 	}
-	log.Info("placement ready")
+	go s.keepMoving(ctx)
+	log.Info("placement ready", "profile", fw.Profile())
 	<-ctx.Done()
 	cc.Stop()
 	return nil
+}
+
+// loadFramework builds the placement framework of the configured profile.
+func loadFramework(cfg Config) (*framework.Framework, error) {
+	if cfg.ProfilesFile == "" {
+		p := framework.DefaultProfile()
+		timeout := framework.Duration(cfg.HeartbeatTimeout)
+		if err := p.SetArgs(framework.NameHealthy, framework.HealthyArgs{HeartbeatTimeout: &timeout}); err != nil {
+			return nil, err
+		}
+		return framework.New(p, nil)
+	}
+	data, err := readFile(cfg.ProfilesFile)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := framework.ParseConfig(data, nil)
+	if err != nil {
+		return nil, fmt.Errorf("placement profiles %s: %w", cfg.ProfilesFile, err)
+	}
+	return pc.Framework(cfg.Profile)
 }
 
 func (s *service) fold(msg jetstream.Msg) {
@@ -100,6 +157,11 @@ func (s *service) fold(msg jetstream.Msg) {
 			s.mu.Unlock()
 		}
 		return
+	}
+	if events.IsTerminal(msg.Subject()) {
+		s.mu.Lock()
+		delete(s.canceled, msg.Headers().Get("ce-subject"))
+		s.mu.Unlock()
 	}
 	if err := s.reg.Apply(msg.Subject(), msg.Headers(), msg.Data()); err != nil {
 		s.log.Warn("skipping malformed event", "subject", msg.Subject(), "err", err)
@@ -129,73 +191,165 @@ func (s *service) handle(msg jetstream.Msg) {
 	s.mu.Unlock()
 	if canceled {
 		qe := protocol.NewError(protocol.UserCanceled, "Query was canceled before it was placed")
-		if _, err := s.pub.Publish(ctx, events.SubjectCanceled, events.MsgIDTerminal(id), id, events.TypeQueryCanceled,
-			events.QueryEnded{QueryID: id, EndedAt: time.Now().UTC(), By: "placement",
-				Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}}); err != nil {
+		if err := s.publishEnd(ctx, events.SubjectCanceled, id, qe); err != nil {
 			_ = msg.NakWithDelay(100 * time.Millisecond)
 			return
 		}
 		_ = msg.Ack()
 		return
 	}
-	if _, ok := s.reg.PlacedOn(id); ok {
+	if _, ok := s.reg.Placement(id); ok {
 		// Redelivered after a crash between publish and ack: the placement stands.
 		_ = msg.Ack()
 		return
 	}
-	cands := s.reg.Snapshot(time.Now())
-	best := -1
-	for i, c := range cands {
-		if c.Reason != "" {
-			continue
-		}
-		if best < 0 || load(c) < load(cands[best]) {
-			best = i
-		}
-	}
-	if best < 0 {
+	d := s.decide(&p.Query, p.MemoryBytes, "")
+	if d.Chosen == "" {
 		md, _ := msg.Metadata()
 		delay := 50 * time.Millisecond
 		if md != nil {
 			delay = min(time.Duration(md.NumDelivered)*50*time.Millisecond, time.Second)
+			if md.NumDelivered == 1 || md.NumDelivered%100 == 0 {
+				s.log.Info("no cluster can take the query yet", "query", id, "why", d.String())
+			}
 		}
 		_ = msg.NakWithDelay(delay)
 		return
 	}
-	cluster := cands[best].Heartbeat.Name
-	attempt := 0
-	if _, err := s.pub.Publish(ctx, events.SubjectPlaced, events.MsgIDPlaced(id, attempt), id, events.TypeQueryPlaced,
-		events.QueryPlaced{Query: p.Query, Cluster: cluster, Attempt: attempt, PlacedAt: time.Now().UTC(), Reason: explain(cands, best)}); err != nil {
-		s.log.Warn("publish placed failed", "query", id, "err", err)
+	// The claim decides: after a crash between claim and publish, the claim stands.
+	c, err := s.claims.Place(ctx, id, d.Chosen)
+	if err != nil {
+		s.log.Warn("claim failed", "query", id, "err", err)
 		_ = msg.NakWithDelay(100 * time.Millisecond)
 		return
 	}
-	s.reg.MarkPlaced(id, cluster)
+	reason := d.String()
+	if c.Cluster != d.Chosen || c.Attempt != 0 {
+		reason = fmt.Sprintf("claimed earlier: %s attempt %d", c.Cluster, c.Attempt)
+	}
+	if err := s.publishPlaced(ctx, p.Query, c.Cluster, c.Attempt, reason); err != nil {
+		_ = msg.NakWithDelay(100 * time.Millisecond)
+		return
+	}
 	_ = msg.Ack()
 }
 
-// load is the fraction of a cluster's slots in use: lower is better.
-func load(c registry.Candidate) float64 {
-	if c.Heartbeat.Slots <= 0 {
-		return float64(c.Load)
+// decide runs the framework for a query; exclude names a cluster that must not be chosen
+// (the one a query moves away from).
+func (s *service) decide(q *events.QuerySpec, memory int64, exclude string) framework.Decision {
+	fq := &framework.Query{ID: q.ID, Kind: framework.KindSQL, User: q.User, Source: q.Source, MemoryBytes: memory}
+	fq.RoutingGroup = s.routing.Select(routing.Input{HeaderGroup: q.RoutingGroup, User: q.User, Source: q.Source,
+		ClientTags: q.ClientTags, QueryType: queryType(q.SQL)}).Group
+	fq.Tables = tablesOf(q)
+	clusters := s.reg.Clusters()
+	if exclude != "" {
+		kept := clusters[:0]
+		for _, c := range clusters {
+			if c.Name != exclude {
+				kept = append(kept, c)
+			}
+		}
+		clusters = kept
 	}
-	return float64(c.Load) / float64(c.Heartbeat.Slots)
+	return s.fw.Place(fq, clusters, time.Now())
 }
 
-func explain(cands []registry.Candidate, chosen int) string {
-	var b strings.Builder
-	for i, c := range cands {
-		if i > 0 {
-			b.WriteString("; ")
+func (s *service) publishPlaced(ctx context.Context, q events.QuerySpec, cluster string, attempt int, reason string) error {
+	at := time.Now().UTC()
+	if _, err := s.pub.Publish(ctx, events.SubjectPlaced, events.MsgIDPlaced(q.ID, attempt), q.ID, events.TypeQueryPlaced,
+		events.QueryPlaced{Query: q, Cluster: cluster, Attempt: attempt, PlacedAt: at, Reason: reason}); err != nil {
+		s.log.Warn("publish placed failed", "query", q.ID, "err", err)
+		return err
+	}
+	s.reg.MarkPlaced(q, cluster, attempt, at)
+	return nil
+}
+
+func (s *service) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError) error {
+	_, err := s.pub.Publish(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject],
+		events.QueryEnded{QueryID: id, EndedAt: time.Now().UTC(), By: "placement",
+			Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}})
+	if err == nil {
+		s.reg.MarkEnded(id)
+	}
+	return err
+}
+
+// keepMoving moves stranded placements and fails queries of lost clusters, whenever the
+// fleet changes and at least every 250 ms.
+func (s *service) keepMoving(ctx context.Context) {
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-s.reg.Changed():
 		}
-		switch {
-		case i == chosen:
-			fmt.Fprintf(&b, "%s chosen (load %d/%d)", c.Heartbeat.Name, c.Load, c.Heartbeat.Slots)
-		case c.Reason != "":
-			fmt.Fprintf(&b, "%s filtered: %s", c.Heartbeat.Name, c.Reason)
-		default:
-			fmt.Fprintf(&b, "%s (load %d/%d)", c.Heartbeat.Name, c.Load, c.Heartbeat.Slots)
+		now := time.Now()
+		for _, pl := range s.reg.Stranded(now, 0) {
+			if err := s.move(ctx, pl); err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot move a stranded query yet", "query", pl.Query.ID, "from", pl.Cluster, "err", err)
+			}
+		}
+		if s.cfg.LostAfter > 0 {
+			for _, pl := range s.reg.Lost(now, s.cfg.LostAfter) {
+				if err := s.lose(ctx, pl); err != nil && ctx.Err() == nil {
+					s.log.Warn("cannot fail a query of a lost cluster yet", "query", pl.Query.ID, "cluster", pl.Cluster, "err", err)
+				}
+			}
 		}
 	}
-	return b.String()
+}
+
+// errNowhere: no other cluster can take a stranded query now; it waits where it is.
+var errNowhere = errors.New("no other cluster can take it now")
+
+// move gives a placed query that has not started to another cluster, fenced by its claim.
+func (s *service) move(ctx context.Context, pl registry.Placement) error {
+	id := pl.Query.ID
+	c, ok, err := s.claims.Get(ctx, id)
+	if err != nil || !ok {
+		return err
+	}
+	switch {
+	case c.Attempt > pl.Attempt && c.State == events.ClaimPlaced:
+		// Moved by a replica that crashed before publishing: publish what the claim says.
+		return s.publishPlaced(ctx, pl.Query, c.Cluster, c.Attempt, "moved (claim recovered)")
+	case c.Attempt != pl.Attempt || c.State != events.ClaimPlaced:
+		return nil // started or moved meanwhile: the events will tell
+	}
+	d := s.decide(&pl.Query, 0, pl.Cluster)
+	if d.Chosen == "" {
+		return errNowhere
+	}
+	moved, err := s.claims.Move(ctx, id, c, d.Chosen)
+	if errors.Is(err, claims.ErrConflict) {
+		return nil // it started on its cluster, or another replica moved it
+	}
+	if err != nil {
+		return err
+	}
+	s.log.Info("query moved off a cluster that cannot start it", "query", id, "from", pl.Cluster, "to", moved.Cluster, "attempt", moved.Attempt)
+	return s.publishPlaced(ctx, pl.Query, moved.Cluster, moved.Attempt, fmt.Sprintf("moved from %s (it cannot start it now): %s", pl.Cluster, d.String()))
+}
+
+// lose fails a query that was running on a cluster that went silent.
+func (s *service) lose(ctx context.Context, pl registry.Placement) error {
+	id := pl.Query.ID
+	c, ok, err := s.claims.Get(ctx, id)
+	if err != nil || !ok {
+		return err
+	}
+	if c.Cluster == pl.Cluster && c.Attempt == pl.Attempt && c.State == events.ClaimStarted {
+		if _, err := s.claims.Lose(ctx, id, c); err != nil && !errors.Is(err, claims.ErrConflict) {
+			return err
+		}
+	} else if c.State != events.ClaimLost {
+		return nil
+	}
+	qe := protocol.NewError(protocol.SluiceClusterLost, "Cluster %s stopped responding while the query ran (no heartbeat for %s)", pl.Cluster, s.cfg.LostAfter)
+	s.log.Warn("query failed: its cluster was lost", "query", id, "cluster", pl.Cluster)
+	return s.publishEnd(ctx, events.SubjectFailed, id, qe)
 }

@@ -5,8 +5,8 @@
 // ({"rootGroups": [...], "selectors": [...], "cpuQuotaPeriod": "1h"}) and validates it,
 // reporting every problem with its JSON path ("rootGroups[1].subGroups[0].maxQueued:
 // must be >= 0"). Config.Select runs the selectors in order, first match wins, and
-// expands the chosen template ("global.adhoc.${USER}") into a group ID. QueryTypeOf
-// derives a selector's queryType from SQL text, and ParseUserGroups reads Trino's
+// expands the chosen template ("global.adhoc.${USER}") into a group ID (pkg/sqltext
+// derives a selector's queryType from SQL text), and ParseUserGroups reads Trino's
 // file group provider format for userGroup selectors.
 //
 // Semantics follow Trino's ResourceGroupSpec, SelectorSpec, StaticSelector,

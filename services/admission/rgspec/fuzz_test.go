@@ -32,7 +32,6 @@ func FuzzParse(f *testing.F) {
 		{},
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		QueryTypeOf(string(data))
 		cfg, err := Parse(data)
 		if err != nil {
 			var ve *ValidationError

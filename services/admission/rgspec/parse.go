@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/confcheck"
 	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
@@ -170,39 +171,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// suggest returns the known name closest to a misspelt one, or "".
+// suggest returns the known name closest to a misspelt one, or "": the closest one, ignoring
+// case, that is at most 4 edits and a third of its own length away.
 func suggest(name string, known []string) string {
-	best, bestD := "", 5
-	for _, k := range known {
-		d := editDistance(strings.ToLower(name), strings.ToLower(k))
-		if d < bestD && d <= len(k)/3 {
-			best, bestD = k, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return math.MaxInt32
-	}
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return confcheck.SuggestWithin(name, known, func(k string) int { return min(4, len(k)/3) })
 }
 
 func kind(v any) string {

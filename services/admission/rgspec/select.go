@@ -27,7 +27,7 @@ type Input struct {
 	QueryText string
 	// UserGroups are the user's groups, from the user-group mapping (see UserGroups).
 	UserGroups []string
-	// QueryType is the statement's kind, as QueryTypeOf returns it; "" when unknown, and a
+	// QueryType is the statement's kind, as sqltext.QueryType returns it; "" when unknown, and a
 	// selector with queryType then does not match.
 	QueryType string
 	// ClientTags are the client's tags (X-Trino-Client-Tags).

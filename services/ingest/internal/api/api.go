@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/events"
 	session "github.com/sluicehq/sluice/pkg/clientsession"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/services/ingest/internal/clusters"
 	"github.com/sluicehq/sluice/services/ingest/internal/explain"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
@@ -45,6 +46,10 @@ type Options struct {
 	VerdictWait time.Duration
 	// Explain asks admission why queries wait and for resource-group state; nil disables it.
 	Explain *explain.Client
+	// Clusters serves the cluster admin API (/v1/clusters); nil disables it.
+	Clusters *clusters.Admin
+	// AdminToken, when set, is the bearer token the admin API requires.
+	AdminToken string
 }
 
 // Server is the HTTP handler of ingest.
@@ -81,6 +86,9 @@ func New(opts Options, pub *events.Publisher, cache *statusview.Cache, minter *s
 	s.mux.HandleFunc("GET /ui/query/{id}", s.queryInfo)
 	s.mux.HandleFunc("GET /v1/resourceGroupState", s.resourceGroupState)
 	s.mux.HandleFunc("GET /v1/resourceGroupState/{group...}", s.resourceGroupState)
+	s.mux.HandleFunc("GET /v1/clusters", s.listClusters)
+	s.mux.HandleFunc("GET /v1/clusters/{name}", s.getCluster)
+	s.mux.HandleFunc("POST /v1/clusters/{name}/{action}", s.clusterAction)
 	return s
 }
 

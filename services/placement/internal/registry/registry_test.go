@@ -2,27 +2,20 @@ package registry
 
 import (
 	"encoding/json"
-	"github.com/sluicehq/sluice/pkg/natstest"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/sluicehq/sluice/events"
-	"github.com/sluicehq/sluice/pkg/natsutil"
+	"github.com/sluicehq/sluice/pkg/natstest"
+	"github.com/sluicehq/sluice/services/placement/internal/clusterconfig"
+	"github.com/sluicehq/sluice/services/placement/internal/framework"
 )
 
 var now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
-func hb(name string, state events.ClusterState, slots int, age time.Duration) events.ClusterHeartbeat {
-	return events.ClusterHeartbeat{Name: name, URL: "http://" + name, Engine: "duckdb", State: state, Slots: slots, At: now.Add(-age)}
-}
-
-// put records a heartbeat as WatchHeartbeats does.
-func put(r *Registry, h events.ClusterHeartbeat) {
-	r.mu.Lock()
-	r.clusters[h.Name] = h
-	r.mu.Unlock()
+func hb(name string, state events.ClusterState, slots int, age time.Duration) *events.ClusterHeartbeat {
+	return &events.ClusterHeartbeat{Name: name, URL: "http://" + name, Engine: "duckdb", State: state, Slots: slots, At: now.Add(-age)}
 }
 
 func encoded(t *testing.T, subject, id string, payload any) (nats.Header, []byte) {
@@ -34,166 +27,153 @@ func encoded(t *testing.T, subject, id string, payload any) (nats.Header, []byte
 	return msg.Header, msg.Data
 }
 
-func applyPlaced(t *testing.T, r *Registry, id, cluster string) {
+func apply(t *testing.T, r *Registry, subject, id string, payload any) {
 	t.Helper()
-	h, data := encoded(t, events.SubjectPlaced, id, events.QueryPlaced{Query: events.QuerySpec{ID: id}, Cluster: cluster})
-	if err := r.Apply(events.SubjectPlaced, h, data); err != nil {
-		t.Fatalf("apply placed %s: %v", id, err)
-	}
-}
-
-func applyEnded(t *testing.T, r *Registry, subject, id string) {
-	t.Helper()
-	h, data := encoded(t, subject, id, events.QueryEnded{QueryID: id, By: "test"})
+	h, data := encoded(t, subject, id, payload)
 	if err := r.Apply(subject, h, data); err != nil {
 		t.Fatalf("apply %s %s: %v", subject, id, err)
 	}
 }
 
-func snapshotByName(r *Registry, at time.Time) map[string]Candidate {
-	out := map[string]Candidate{}
-	for _, c := range r.Snapshot(at) {
-		out[c.Heartbeat.Name] = c
+func placed(t *testing.T, r *Registry, id, cluster string, attempt int, at time.Time) {
+	apply(t, r, events.SubjectPlaced, id, events.QueryPlaced{Query: events.QuerySpec{ID: id, SQL: "SELECT 1"}, Cluster: cluster, Attempt: attempt, PlacedAt: at})
+}
+
+func byName(r *Registry) map[string]*framework.Cluster {
+	out := map[string]*framework.Cluster{}
+	for _, c := range r.Clusters() {
+		out[c.Name] = c
 	}
 	return out
 }
 
-func TestSnapshotFiltering(t *testing.T) {
-	t.Parallel()
-	cases := []struct {
-		name       string
-		timeout    time.Duration
-		hb         events.ClusterHeartbeat
-		placed     int
-		wantReason string // prefix; empty means feasible
-	}{
-		{"ready, fresh, empty", time.Second, hb("a", events.ClusterReady, 2, 0), 0, ""},
-		{"ready, one below capacity", time.Second, hb("a", events.ClusterReady, 2, 0), 3, ""},
-		{"full at twice the slots", time.Second, hb("a", events.ClusterReady, 2, 0), 4, "full: 4 placed, capacity 4"},
-		{"zero slots is always full", time.Second, hb("a", events.ClusterReady, 0, 0), 0, "full: 0 placed, capacity 0"},
-		{"heartbeat exactly at the timeout", time.Second, hb("a", events.ClusterReady, 2, time.Second), 0, ""},
-		{"stale heartbeat", time.Second, hb("a", events.ClusterReady, 2, 1500*time.Millisecond), 0, "no heartbeat for 1.5s"},
-		{"no timeout configured: age ignored", 0, hb("a", events.ClusterReady, 2, time.Hour), 0, ""},
-		{"starting", time.Second, hb("a", events.ClusterStarting, 2, 0), 0, "state starting"},
-		{"unhealthy", time.Second, hb("a", events.ClusterUnhealthy, 2, 0), 0, "state unhealthy"},
-		{"draining", time.Second, hb("a", events.ClusterDraining, 2, 0), 0, "state draining"},
-		{"drained", time.Second, hb("a", events.ClusterDrained, 2, 0), 0, "state drained"},
-		{"deactivated", time.Second, hb("a", events.ClusterDeactivated, 2, 0), 0, "state deactivated"},
-		{"state is checked before staleness", time.Second, hb("a", events.ClusterDraining, 2, time.Hour), 0, "state draining"},
-		{"staleness is checked before load", time.Second, hb("a", events.ClusterReady, 1, time.Hour), 5, "no heartbeat for"},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := New(tc.timeout)
-			put(r, tc.hb)
-			for i := range tc.placed {
-				r.MarkPlaced(string(rune('A'+i)), tc.hb.Name)
-			}
-			snap := r.Snapshot(now)
-			if len(snap) != 1 {
-				t.Fatalf("snapshot has %d clusters, want 1", len(snap))
-			}
-			c := snap[0]
-			if c.Load != tc.placed {
-				t.Errorf("Load = %d, want %d", c.Load, tc.placed)
-			}
-			switch {
-			case tc.wantReason == "" && c.Reason != "":
-				t.Errorf("filtered out (%q), want feasible", c.Reason)
-			case tc.wantReason != "" && !strings.HasPrefix(c.Reason, tc.wantReason):
-				t.Errorf("reason %q, want prefix %q", c.Reason, tc.wantReason)
-			}
-		})
-	}
-}
-
-func TestSnapshotSortedAndComplete(t *testing.T) {
+// TestClustersView: heartbeats, the clusters file and operators' wishes make the cluster
+// placement sees; a wish shows at once, before the cluster reports it.
+func TestClustersView(t *testing.T) {
 	t.Parallel()
 	r := New(time.Second)
-	for _, n := range []string{"zeta", "alpha", "mid"} {
-		put(r, hb(n, events.ClusterReady, 1, 0))
+	r.SetHeartbeat("a", hb("a", events.ClusterReady, 4, 0))
+	r.SetHeartbeat("b", hb("b", events.ClusterReady, 4, 0))
+	r.SetHeartbeat("c", hb("c", events.ClusterReady, 4, 0))
+	plans := false
+	r.SetStatic(&clusterconfig.Config{Clusters: map[string]clusterconfig.Cluster{
+		"a":    {Name: "a", RoutingGroup: "etl", Region: "eu", Weight: 3, MaxSlots: 2, Tables: []string{"TPCH.tiny.lineitem"}},
+		"b":    {Name: "b", Weight: 1, Plans: &plans},
+		"cold": {Name: "cold", Weight: 1},
+	}})
+	r.mu.Lock()
+	r.wishes["b"] = events.WishDrain
+	r.wishes["c"] = events.WishDeactivate
+	r.mu.Unlock()
+	got := byName(r)
+	a := got["a"]
+	if a.State != framework.StateReady || a.RoutingGroup != "etl" || a.Region != "eu" || a.Weight != 3 || a.MaxSlots != 2 ||
+		!a.Capabilities.Has(framework.KindPlan) || !a.Tables.Has("tpch.tiny.lineitem") {
+		t.Errorf("a = %+v", a)
 	}
-	put(r, hb("beta", events.ClusterDraining, 1, 0))
-	var names []string
-	for _, c := range r.Snapshot(now) {
-		names = append(names, c.Heartbeat.Name)
+	if b := got["b"]; b.State != framework.StateDraining || b.Capabilities.Has(framework.KindPlan) {
+		t.Errorf("b (drain asked, plans off) = %+v", b)
 	}
-	if strings.Join(names, ",") != "alpha,beta,mid,zeta" {
-		t.Fatalf("snapshot order %v, want sorted by name with filtered clusters included", names)
+	if c := got["c"]; c.State != framework.StateDeactivated {
+		t.Errorf("c (deactivate asked) state %s", c.State)
 	}
-	if len(New(0).Snapshot(now)) != 0 {
-		t.Fatal("empty registry has candidates")
+	if cold := got["cold"]; cold.State != framework.StateUnhealthy || !cold.LastHeartbeat.IsZero() {
+		t.Errorf("cold (configured, no heartbeat) = %+v", cold)
 	}
 }
 
+// TestPlacementAccounting: placements count against their cluster until they end; a newer
+// attempt moves the count; an older one changes nothing; an ended query is not placed again.
 func TestPlacementAccounting(t *testing.T) {
 	t.Parallel()
 	r := New(time.Second)
-	put(r, hb("a", events.ClusterReady, 4, 0))
-	put(r, hb("b", events.ClusterReady, 4, 0))
-	load := func() (int, int) {
-		s := snapshotByName(r, now)
-		return s["a"].Load, s["b"].Load
+	for _, c := range []string{"a", "b"} {
+		r.SetHeartbeat(c, hb(c, events.ClusterReady, 4, 0))
 	}
-	expect := func(step string, wantA, wantB int) {
-		t.Helper()
-		if a, b := load(); a != wantA || b != wantB {
-			t.Fatalf("%s: load a=%d b=%d, want a=%d b=%d", step, a, b, wantA, wantB)
+	placed(t, r, "q1", "a", 0, now)
+	placed(t, r, "q2", "a", 0, now)
+	placed(t, r, "q1", "b", 1, now)
+	placed(t, r, "q1", "a", 0, now) // a late repeat of attempt 0
+	if got := byName(r); got["a"].Placed != 1 || got["b"].Placed != 1 {
+		t.Fatalf("placed: a %d b %d, want 1 and 1", got["a"].Placed, got["b"].Placed)
+	}
+	apply(t, r, events.SubjectStarted, "q1", events.QueryStarted{QueryID: "q1", Cluster: "b", Attempt: 1})
+	if pl, ok := r.Placement("q1"); !ok || !pl.Started || pl.Cluster != "b" {
+		t.Fatalf("q1 = %+v", pl)
+	}
+	apply(t, r, events.SubjectFinished, "q1", events.QueryEnded{QueryID: "q1"})
+	apply(t, r, events.SubjectCanceled, "q2", events.QueryEnded{QueryID: "q2"})
+	if got := byName(r); got["a"].Placed != 0 || got["b"].Placed != 0 || !r.Ended("q1") {
+		t.Fatalf("after the ends: a %d b %d", got["a"].Placed, got["b"].Placed)
+	}
+	placed(t, r, "q1", "c", 2, now)
+	if _, ok := r.Placement("q1"); ok {
+		t.Fatal("an ended query was placed again")
+	}
+}
+
+// TestStranded: a placement that has not started on a cluster that cannot take it any more
+// (drain asked, not ready, silent, gone) is stranded after the grace; started ones and
+// those on ready clusters are not.
+func TestStranded(t *testing.T) {
+	t.Parallel()
+	r := New(time.Second)
+	r.SetHeartbeat("ready", hb("ready", events.ClusterReady, 4, 0))
+	r.SetHeartbeat("drain", hb("drain", events.ClusterReady, 4, 0))
+	r.SetHeartbeat("sick", hb("sick", events.ClusterUnhealthy, 4, 0))
+	r.SetHeartbeat("silent", hb("silent", events.ClusterReady, 4, 5*time.Second))
+	r.mu.Lock()
+	r.wishes["drain"] = events.WishDrain
+	r.mu.Unlock()
+	for _, c := range []string{"ready", "drain", "sick", "silent", "gone"} {
+		placed(t, r, "q-"+c, c, 0, now.Add(-time.Second))
+		placed(t, r, "started-"+c, c, 0, now.Add(-time.Second))
+		apply(t, r, events.SubjectStarted, "started-"+c, events.QueryStarted{QueryID: "started-" + c, Cluster: c})
+	}
+	placed(t, r, "young", "drain", 0, now)
+	var got []string
+	for _, pl := range r.Stranded(now, 500*time.Millisecond) {
+		got = append(got, pl.Query.ID)
+	}
+	want := map[string]bool{"q-drain": true, "q-sick": true, "q-silent": true, "q-gone": true}
+	if len(got) != len(want) {
+		t.Fatalf("stranded %v, want %v", got, want)
+	}
+	for _, id := range got {
+		if !want[id] {
+			t.Fatalf("stranded %v, want %v", got, want)
 		}
 	}
+}
 
-	applyPlaced(t, r, "q1", "a")
-	applyPlaced(t, r, "q2", "a")
-	applyPlaced(t, r, "q3", "b")
-	expect("three placed", 2, 1)
-
-	applyPlaced(t, r, "q1", "a")
-	r.MarkPlaced("q1", "a")
-	expect("placed again on the same cluster (idempotent)", 2, 1)
-
-	if c, ok := r.PlacedOn("q1"); !ok || c != "a" {
-		t.Fatalf("PlacedOn(q1) = %q, %v; want a", c, ok)
+// TestLost: started queries on a cluster silent for longer than the limit are lost, unless
+// no cluster heartbeats at all (a control-plane outage must not fail the whole fleet's
+// queries).
+func TestLost(t *testing.T) {
+	t.Parallel()
+	r := New(time.Second)
+	r.SetHeartbeat("alive", hb("alive", events.ClusterReady, 4, 0))
+	r.SetHeartbeat("dead", hb("dead", events.ClusterReady, 4, 0))
+	placed(t, r, "q1", "dead", 0, now.Add(-time.Hour))
+	apply(t, r, events.SubjectStarted, "q1", events.QueryStarted{QueryID: "q1", Cluster: "dead"})
+	placed(t, r, "q2", "alive", 0, now.Add(-time.Hour))
+	apply(t, r, events.SubjectStarted, "q2", events.QueryStarted{QueryID: "q2", Cluster: "alive"})
+	if lost := r.Lost(now, 10*time.Second); len(lost) != 0 {
+		t.Fatalf("lost %v while both clusters heartbeat", lost)
 	}
-	r.MarkPlaced("q1", "b") // a retry moved it
-	expect("moved to another cluster", 1, 2)
-	if c, _ := r.PlacedOn("q1"); c != "b" {
-		t.Fatalf("PlacedOn(q1) = %q after the move, want b", c)
+	r.SetHeartbeat("dead", nil) // its entry expired: silent since its last heartbeat (now)
+	if lost := r.Lost(now.Add(5*time.Second), 10*time.Second); len(lost) != 0 {
+		t.Fatalf("lost %v before the limit", lost)
 	}
-
-	for i, subj := range []string{events.SubjectFinished, events.SubjectFailed} {
-		id := []string{"q1", "q2"}[i]
-		applyEnded(t, r, subj, id)
+	r.SetHeartbeat("alive", hb("alive", events.ClusterReady, 4, -11*time.Second))
+	lost := r.Lost(now.Add(11*time.Second), 10*time.Second)
+	if len(lost) != 1 || lost[0].Query.ID != "q1" {
+		t.Fatalf("lost %v, want q1", lost)
 	}
-	expect("two ended", 0, 1)
-	applyEnded(t, r, events.SubjectFinished, "q1")
-	applyEnded(t, r, events.SubjectCanceled, "q1")
-	expect("terminal events applied again (idempotent)", 0, 1)
-	if _, ok := r.PlacedOn("q1"); ok {
-		t.Fatal("PlacedOn(q1) after it ended")
+	// Every heartbeat stale: the control plane, not the clusters.
+	if lost := r.Lost(now.Add(time.Hour), 10*time.Second); len(lost) != 0 {
+		t.Fatalf("lost %v during a control-plane outage", lost)
 	}
-	if !r.Ended("q1") || r.Ended("q3") {
-		t.Fatalf("Ended(q1)=%v Ended(q3)=%v, want true, false", r.Ended("q1"), r.Ended("q3"))
-	}
-
-	// A placed event that arrives after the query ended (replay, redelivery) takes nothing.
-	applyPlaced(t, r, "q1", "a")
-	expect("placed after ended", 0, 1)
-
-	// A query that ends before it was ever placed is remembered as ended.
-	applyEnded(t, r, events.SubjectRejected, "q9")
-	r.MarkPlaced("q9", "a")
-	expect("placed after rejected", 0, 1)
-	if _, ok := r.PlacedOn("q9"); ok {
-		t.Fatal("PlacedOn(q9) for an ended query")
-	}
-
-	// Subjects the registry does not fold are ignored.
-	h, data := encoded(t, events.SubjectSubmitted, "q10", events.QuerySubmitted{Query: events.QuerySpec{ID: "q10"}})
-	if err := r.Apply(events.SubjectSubmitted, h, data); err != nil {
-		t.Fatalf("Apply(submitted) = %v, want it ignored", err)
-	}
-	expect("after an unrelated event", 0, 1)
 }
 
 func TestApplyRejectsMalformedEvents(t *testing.T) {
@@ -209,115 +189,61 @@ func TestApplyRejectsMalformedEvents(t *testing.T) {
 	if err := r.Apply(events.SubjectPlaced, h, []byte("{")); err == nil {
 		t.Error("malformed placed payload accepted")
 	}
-	if _, ok := r.PlacedOn("q1"); ok || r.Ended("q1") {
+	if _, ok := r.Placement("q1"); ok || r.Ended("q1") {
 		t.Fatal("a malformed event changed the registry")
 	}
 }
 
-func TestTerminalEventNotifies(t *testing.T) {
+// TestWatch: heartbeats and wishes written to their buckets reach the registry, before and
+// after the watch started; a deleted wish (resume) clears it.
+func TestWatch(t *testing.T) {
 	t.Parallel()
-	r := New(time.Second)
-	applyPlaced(t, r, "q1", "a")
-	select {
-	case <-r.Changed():
-		t.Fatal("Changed fired for a placement (only heartbeats and ends free capacity)")
-	default:
+	_, conn := natstest.RunJetStream(t)
+	if err := events.DefaultTopology().Ensure(t.Context(), conn.JS); err != nil {
+		t.Fatal(err)
 	}
-	applyEnded(t, r, events.SubjectFinished, "q1")
-	select {
-	case <-r.Changed():
-	default:
-		t.Fatal("Changed did not fire after a query ended")
-	}
-}
-
-func TestWatchHeartbeats(t *testing.T) {
-	t.Parallel()
-	topo := events.DefaultTopology()
-	topo.HeartbeatTTL = time.Second
-	ns, err := natsutil.StartServer(natsutil.ServerOptions{StoreDir: t.TempDir(), DontListen: true})
+	hbKV, err := conn.JS.KeyValue(t.Context(), events.BucketClusters)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
-	conn, err := natsutil.Connect(t.Context(), "", ns, "test")
+	ctlKV, err := conn.JS.KeyValue(t.Context(), events.BucketClusterControl)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(conn.Close)
-	if err := topo.Ensure(t.Context(), conn.JS); err != nil {
-		t.Fatal(err)
-	}
-	kv, err := conn.JS.KeyValue(t.Context(), events.BucketClusters)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A heartbeat written before the watch starts is loaded too.
-	putHB := func(h events.ClusterHeartbeat) {
+	putJSON := func(bucket string, key string, v any) {
 		t.Helper()
-		b, err := json.Marshal(h)
-		if err != nil {
-			t.Fatal(err)
+		b, _ := json.Marshal(v)
+		kv := hbKV
+		if bucket == events.BucketClusterControl {
+			kv = ctlKV
 		}
-		if _, err := kv.Put(t.Context(), h.Name, b); err != nil {
+		if _, err := kv.Put(t.Context(), key, b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	early := events.ClusterHeartbeat{Name: "early", State: events.ClusterReady, Slots: 1, At: time.Now().UTC()}
-	putHB(early)
-
+	putJSON(events.BucketClusters, "early", events.ClusterHeartbeat{Name: "early", State: events.ClusterReady, Slots: 1, At: time.Now().UTC()})
 	r := New(time.Minute)
-	if err := r.WatchHeartbeats(t.Context(), kv); err != nil {
+	if err := r.WatchHeartbeats(t.Context(), hbKV); err != nil {
 		t.Fatal(err)
 	}
-	has := func(name string, state events.ClusterState) bool {
-		c, ok := snapshotByName(r, time.Now())[name]
-		return ok && (state == "" || c.Heartbeat.State == state)
+	if err := r.WatchControl(t.Context(), ctlKV); err != nil {
+		t.Fatal(err)
 	}
-	natstest.Eventually(t, 5*time.Second, "the early heartbeat", func() bool { return has("early", events.ClusterReady) })
-
-	changed := func(what string) {
-		t.Helper()
-		select {
-		case <-r.Changed():
-		case <-time.After(5 * time.Second):
-			t.Fatalf("Changed did not fire after %s", what)
+	state := func(name string) framework.State {
+		if c, ok := byName(r)[name]; ok {
+			return c.State
 		}
+		return ""
 	}
-	changed("the early heartbeat")
-	putHB(events.ClusterHeartbeat{Name: "c1", URL: "http://c1", State: events.ClusterReady, Slots: 2, At: time.Now().UTC()})
-	changed("the c1 heartbeat")
-	if !has("c1", events.ClusterReady) {
-		t.Fatal("Changed fired before c1 was registered")
-	}
-	if c := snapshotByName(r, time.Now())["c1"]; c.Reason != "" || c.Heartbeat.URL != "http://c1" || c.Heartbeat.Slots != 2 {
-		t.Fatalf("c1 candidate %+v", c)
-	}
-
-	putHB(events.ClusterHeartbeat{Name: "c1", State: events.ClusterDraining, Slots: 2, At: time.Now().UTC()})
-	natstest.Eventually(t, 5*time.Second, "c1 draining", func() bool { return has("c1", events.ClusterDraining) })
-
-	// Values that are not heartbeats are ignored.
-	if _, err := kv.Put(t.Context(), "junk", []byte("not json")); err != nil {
+	natstest.Eventually(t, 5*time.Second, "the early heartbeat", func() bool { return state("early") == framework.StateReady })
+	putJSON(events.BucketClusterControl, "early", events.ClusterControl{Wish: events.WishDrain})
+	natstest.Eventually(t, 5*time.Second, "the drain wish", func() bool { return state("early") == framework.StateDraining })
+	if err := ctlKV.Delete(t.Context(), "early"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kv.Put(t.Context(), "noname", []byte(`{"state":"ready"}`)); err != nil {
+	natstest.Eventually(t, 5*time.Second, "the resume", func() bool { return state("early") == framework.StateReady })
+	if err := hbKV.Delete(t.Context(), "early"); err != nil {
 		t.Fatal(err)
 	}
-
-	if err := kv.Delete(t.Context(), "c1"); err != nil {
-		t.Fatal(err)
-	}
-	natstest.Eventually(t, 5*time.Second, "c1 to disappear after delete", func() bool { return !has("c1", "") })
-
-	// A cluster that stops heartbeating disappears when its entry's TTL expires.
-	putHB(events.ClusterHeartbeat{Name: "silent", State: events.ClusterReady, Slots: 1, At: time.Now().UTC()})
-	natstest.Eventually(t, 5*time.Second, "silent to appear", func() bool { return has("silent", "") })
-	natstest.Eventually(t, topo.HeartbeatTTL+5*time.Second, "silent to expire", func() bool { return !has("silent", "") })
-
-	for name := range snapshotByName(r, time.Now()) {
-		if name == "junk" || name == "noname" || name == "" {
-			t.Fatalf("non-heartbeat value registered as cluster %q", name)
-		}
-	}
+	natstest.Eventually(t, 5*time.Second, "the heartbeat gone", func() bool { return state("early") == "" })
 }

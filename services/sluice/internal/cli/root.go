@@ -38,7 +38,7 @@ func newRoot(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(upCommand(), natsCommand(), ingestCommand(), admissionCommand(), placementCommand(),
+	root.AddCommand(upCommand(), natsCommand(), clustersCommand(), ingestCommand(), admissionCommand(), placementCommand(),
 		schedulerCommand(), executorProxyCommand(), resourceGroupsCommand())
 	return root
 }

@@ -1,8 +1,8 @@
-package rgspec
+package sqltext
 
 import "testing"
 
-func TestQueryTypeOf(t *testing.T) {
+func TestQueryType(t *testing.T) {
 	tests := []struct{ sql, want string }{
 		{"SELECT 1", "SELECT"},
 		{"select * from t", "SELECT"},
@@ -71,8 +71,8 @@ func TestQueryTypeOf(t *testing.T) {
 		{"(", ""},
 	}
 	for _, tt := range tests {
-		if got := QueryTypeOf(tt.sql); got != tt.want {
-			t.Errorf("QueryTypeOf(%q) = %q, want %q", tt.sql, got, tt.want)
+		if got := QueryType(tt.sql); got != tt.want {
+			t.Errorf("QueryType(%q) = %q, want %q", tt.sql, got, tt.want)
 		}
 	}
 }

@@ -1,4 +1,7 @@
-package rgspec
+// Package sqltext reads just enough of SQL text for routing decisions without parsing it:
+// the statement's query type (as Trino's resource-group selectors and routing rules see it)
+// and the tables it reads.
+package sqltext
 
 import (
 	"strings"
@@ -6,7 +9,7 @@ import (
 	"unicode/utf8"
 )
 
-// QueryTypeOf classifies SQL text into the queryType a selector matches, the way Trino's
+// QueryType classifies SQL text into the queryType a selector matches, the way Trino's
 // StatementUtils maps statement kinds, by looking at the leading keywords after skipping
 // whitespace, comments (-- and /* */) and opening parentheses. Keywords are
 // case-insensitive.
@@ -28,7 +31,7 @@ import (
 // session, which this function does not see), statements Trino does not map, and text
 // that is not SQL. Trino also gives such queries no query type, so selectors with a
 // queryType do not match them (Trino fails unparsable SQL before selection).
-func QueryTypeOf(sql string) string {
+func QueryType(sql string) string {
 	return classify(&lexer{s: sql}, 0)
 }
 

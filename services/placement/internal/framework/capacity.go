@@ -1,0 +1,41 @@
+package framework
+
+// Capacity filters out clusters with no free slot. The slots in use are Cluster.Busy
+// (the larger of Running and Placed, so a query is not counted twice), and the slots are
+// Cluster.EffectiveSlots; a cluster is full when busy >= slots. Queries waiting in the
+// cluster's own queue are not counted here (LeastLoaded does). A cluster whose slots are
+// unknown (0) is never filtered.
+type Capacity struct{}
+
+var _ FilterPlugin = Capacity{}
+
+// Name returns "Capacity".
+func (Capacity) Name() string { return NameCapacity }
+
+// Filter rules c out when all its slots are taken.
+func (Capacity) Filter(_ *CycleState, _ *Query, c *Cluster) *Status {
+	slots := c.EffectiveSlots()
+	if slots <= 0 {
+		return nil
+	}
+	busy := c.Busy()
+	if busy < slots {
+		return nil
+	}
+	return capacityStatuses.get(fullKey{busy, slots, c.Placed > c.Running}, newCapacityStatus)
+}
+
+type fullKey struct {
+	busy, slots int
+	placed      bool // busy counts placed queries, not running ones
+}
+
+var capacityStatuses statusCache[fullKey]
+
+func newCapacityStatus(k fullKey) *Status {
+	what := " running"
+	if k.placed {
+		what = " placed"
+	}
+	return NewStatus(Unschedulable, "no free slot: "+itoa(int64(k.busy))+"/"+itoa(int64(k.slots))+what)
+}
