@@ -1,6 +1,7 @@
 package testcoordinator
 
 import (
+	"github.com/sluicehq/sluice/pkg/sqltext"
 	"net/http"
 	"sort"
 	"strings"
@@ -101,7 +102,7 @@ func (c *Coordinator) queryInfo(base string, q *query, now time.Time) queryInfoJ
 		Scheduled: q.dispatched,
 		Self:      base + "/v1/query/" + q.id,
 		Query:     q.sql,
-		QueryType: queryType(q.sql),
+		QueryType: sqltext.QueryType(q.sql),
 		Warnings:  []any{},
 		FinalInfo: q.done(),
 	}
@@ -247,27 +248,4 @@ func resourceEstimates(m map[string]string) map[string]any {
 		}
 	}
 	return out
-}
-
-// queryType is the statement kind the engines report for the SQL subset.
-func queryType(sql string) string {
-	fields := strings.Fields(strings.ToUpper(sql))
-	if len(fields) == 0 {
-		return ""
-	}
-	switch fields[0] {
-	case "SELECT", "WITH", "VALUES", "SHOW", "DESCRIBE", "EXPLAIN", "TABLE":
-		return "SELECT"
-	case "INSERT":
-		return "INSERT"
-	case "DELETE":
-		return "DELETE"
-	case "UPDATE":
-		return "UPDATE"
-	case "MERGE":
-		return "MERGE"
-	case "CREATE", "DROP", "ALTER", "GRANT", "REVOKE", "SET", "RESET", "USE", "CALL":
-		return "DATA_DEFINITION"
-	}
-	return ""
 }

@@ -129,7 +129,5 @@ func readFile(path string) ([]byte, error) {
 	return data, nil
 }
 
-func queryType(sql string) string { return sqltext.QueryType(sql) }
-
 // tablesOf returns the tables a query reads, qualified by its session's catalog and schema.
 func tablesOf(q *events.QuerySpec) []string { return sqltext.Tables(q.SQL, q.Catalog, q.Schema) }

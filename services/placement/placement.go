@@ -32,6 +32,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/claims"
 	"github.com/sluicehq/sluice/pkg/follow"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sqltext"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/placement/internal/framework"
 	"github.com/sluicehq/sluice/services/placement/internal/registry"
@@ -239,7 +240,7 @@ func (s *service) handle(msg jetstream.Msg) {
 func (s *service) decide(q *events.QuerySpec, memory int64, exclude string) framework.Decision {
 	fq := &framework.Query{ID: q.ID, Kind: framework.KindSQL, User: q.User, Source: q.Source, MemoryBytes: memory}
 	fq.RoutingGroup = s.routing.Select(routing.Input{HeaderGroup: q.RoutingGroup, User: q.User, Source: q.Source,
-		ClientTags: q.ClientTags, QueryType: queryType(q.SQL)}).Group
+		ClientTags: q.ClientTags, QueryType: sqltext.QueryType(q.SQL)}).Group
 	fq.Tables = tablesOf(q)
 	clusters := s.reg.Clusters()
 	if exclude != "" {

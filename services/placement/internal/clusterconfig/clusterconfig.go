@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/sluicehq/sluice/events"
@@ -76,7 +77,7 @@ func Parse(data []byte) (*Config, error) {
 		} else if _, dup := cfg.Clusters[c.Name]; dup {
 			bad(i, "name", "cluster %q is listed twice", c.Name)
 		}
-		if c.Engine != "" && !contains(Engines, c.Engine) {
+		if c.Engine != "" && !slices.Contains(Engines, c.Engine) {
 			bad(i, "engine", "must be one of %s, got %q", strings.Join(Engines, ", "), c.Engine)
 		}
 		if c.Weight < 0 {
@@ -102,13 +103,4 @@ func Parse(data []byte) (*Config, error) {
 		return nil, errors.Join(errs...)
 	}
 	return cfg, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -39,6 +39,7 @@ type Registry struct {
 	lastSeen   map[string]time.Time // last heartbeat of clusters whose entry is gone
 	wishes     map[string]events.ClusterWish
 	static     *clusterconfig.Config
+	tables     map[string]framework.TableSet // of static, built once per file
 	placements map[string]*Placement
 	load       map[string]int // cluster → placed and not ended
 	ended      map[string]struct{}
@@ -102,8 +103,14 @@ func (r *Registry) SetHeartbeat(cluster string, hb *events.ClusterHeartbeat) {
 
 // SetStatic puts a clusters file in force.
 func (r *Registry) SetStatic(cfg *clusterconfig.Config) {
+	tables := map[string]framework.TableSet{}
+	for name, c := range cfg.Clusters {
+		if len(c.Tables) > 0 {
+			tables[name] = framework.NewTableSet(c.Tables...)
+		}
+	}
 	r.mu.Lock()
-	r.static = cfg
+	r.static, r.tables = cfg, tables
 	r.mu.Unlock()
 	r.notify()
 }
@@ -229,10 +236,7 @@ func (r *Registry) clusterLocked(name string) *framework.Cluster {
 		if c.Engine == "" {
 			c.Engine = st.Engine
 		}
-		c.RoutingGroup, c.Region, c.Weight, c.MaxSlots = st.RoutingGroup, st.Region, st.Weight, st.MaxSlots
-		if len(st.Tables) > 0 {
-			c.Tables = framework.NewTableSet(st.Tables...)
-		}
+		c.RoutingGroup, c.Region, c.Weight, c.MaxSlots, c.Tables = st.RoutingGroup, st.Region, st.Weight, st.MaxSlots, r.tables[name]
 	}
 	c.Capabilities = framework.Kinds(framework.KindSQL)
 	if (configured && st.RunsPlans()) || (!configured && (c.Engine == "" || c.Engine == "duckdb")) {
