@@ -12,10 +12,7 @@ import (
 
 func open(t *testing.T) *claims.Store {
 	t.Helper()
-	_, conn := natstest.RunJetStream(t)
-	if err := events.DefaultTopology().Ensure(t.Context(), conn.JS); err != nil {
-		t.Fatal(err)
-	}
+	_, conn := natstest.RunSluice(t)
 	s, err := claims.Open(t.Context(), conn.JS)
 	if err != nil {
 		t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/sluicehq/sluice/events"
 
 	"github.com/sluicehq/sluice/pkg/natsutil"
 )
@@ -30,6 +31,17 @@ func RunJetStream(t testing.TB) (*server.Server, *natsutil.Conn) {
 		ns.WaitForShutdown()
 	})
 	return ns, Connect(t, ns)
+}
+
+// RunSluice is RunJetStream with Sluice's streams, buckets and object stores created
+// (events.DefaultTopology).
+func RunSluice(t testing.TB) (*server.Server, *natsutil.Conn) {
+	t.Helper()
+	ns, conn := RunJetStream(t)
+	if err := events.DefaultTopology().Ensure(t.Context(), conn.JS); err != nil {
+		t.Fatalf("natstest: ensure the topology: %v", err)
+	}
+	return ns, conn
 }
 
 // Connect opens one more in-process connection to ns, named after the test; t.Cleanup

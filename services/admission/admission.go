@@ -117,7 +117,9 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := s.loadConfig(ctx, configKV); err != nil {
 		return err
 	}
-	go s.watchConfig(ctx, configKV)
+	if err := s.watchConfig(ctx, configKV); err != nil {
+		return err
+	}
 	go s.watchFiles(ctx, configKV)
 	if err := s.watchFleet(ctx, conn.JS); err != nil {
 		return err

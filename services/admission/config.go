@@ -1,15 +1,13 @@
 package admission
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/configkv"
 	"github.com/sluicehq/sluice/services/admission/rgspec"
 )
 
@@ -38,7 +36,7 @@ func (s *service) loadConfig(ctx context.Context, kv jetstream.KeyValue) error {
 			return fmt.Errorf("admission: user groups %s: %w", s.cfg.UserGroupsFile, err)
 		}
 		s.userGroups = ug
-		if err := putIfChanged(ctx, kv, events.KeyUserGroups, data); err != nil {
+		if err := configkv.PutIfChanged(ctx, kv, events.KeyUserGroups, data); err != nil {
 			return err
 		}
 	} else if e, err := kv.Get(ctx, events.KeyUserGroups); err == nil {
@@ -54,7 +52,7 @@ func (s *service) loadConfig(ctx context.Context, kv jetstream.KeyValue) error {
 			var rg *rgspec.Config
 			if rg, err = rgspec.Parse(data); err == nil {
 				s.rg, s.rgText = rg, string(data)
-				return putIfChanged(ctx, kv, events.KeyResourceGroups, data)
+				return configkv.PutIfChanged(ctx, kv, events.KeyResourceGroups, data)
 			}
 		}
 		fileErr = fmt.Errorf("resource groups %s: %w", s.cfg.ResourceGroupsFile, err)
@@ -79,62 +77,29 @@ func (s *service) loadConfig(ctx context.Context, kv jetstream.KeyValue) error {
 	return nil
 }
 
-func putIfChanged(ctx context.Context, kv jetstream.KeyValue, key string, data []byte) error {
-	if e, err := kv.Get(ctx, key); err == nil && bytes.Equal(e.Value(), data) {
-		return nil
-	} else if err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("admission: read %s: %w", key, err)
-	}
-	if _, err := kv.Put(ctx, key, data); err != nil {
-		return fmt.Errorf("admission: publish %s: %w", key, err)
-	}
-	return nil
-}
-
 // watchConfig applies every valid change of the bucket's keys, live.
-func (s *service) watchConfig(ctx context.Context, kv jetstream.KeyValue) {
-	w, err := kv.Watch(ctx, events.KeyResourceGroups, jetstream.UpdatesOnly())
-	if err != nil {
-		s.log.Error("cannot watch the resource-group configuration", "err", err)
-		return
-	}
-	defer func() { _ = w.Stop() }()
-	uw, err := kv.Watch(ctx, events.KeyUserGroups, jetstream.UpdatesOnly())
-	if err != nil {
-		s.log.Error("cannot watch the user-group mapping", "err", err)
-		return
-	}
-	defer func() { _ = uw.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e, ok := <-w.Updates():
-			if !ok {
-				return
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			s.applyResourceGroups(e.Value(), e.Revision())
-		case e, ok := <-uw.Updates():
-			if !ok {
-				return
-			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue
-			}
-			ug, err := rgspec.ParseUserGroups(e.Value())
-			if err != nil {
-				s.log.Error("invalid user-group mapping; the last good one stays in force", "err", err)
-				continue
-			}
-			s.mu.Lock()
-			s.userGroups = ug
-			s.mu.Unlock()
-			s.log.Info("user-group mapping applied", "revision", e.Revision(), "users", len(ug))
+func (s *service) watchConfig(ctx context.Context, kv jetstream.KeyValue) error {
+	if err := configkv.Watch(ctx, kv, events.KeyResourceGroups, true, func(data []byte, revision uint64) {
+		if data != nil {
+			s.applyResourceGroups(data, revision)
 		}
+	}); err != nil {
+		return err
 	}
+	return configkv.Watch(ctx, kv, events.KeyUserGroups, true, func(data []byte, revision uint64) {
+		if data == nil {
+			return
+		}
+		ug, err := rgspec.ParseUserGroups(data)
+		if err != nil {
+			s.log.Error("invalid user-group mapping; the last good one stays in force", "err", err)
+			return
+		}
+		s.mu.Lock()
+		s.userGroups = ug
+		s.mu.Unlock()
+		s.log.Info("user-group mapping applied", "revision", revision, "users", len(ug))
+	})
 }
 
 func (s *service) applyResourceGroups(data []byte, revision uint64) {
@@ -159,44 +124,16 @@ func (s *service) applyResourceGroups(data []byte, revision uint64) {
 
 // watchFiles re-reads the configured files every ConfigPoll and publishes valid changes.
 func (s *service) watchFiles(ctx context.Context, kv jetstream.KeyValue) {
-	if s.cfg.ResourceGroupsFile == "" && s.cfg.UserGroupsFile == "" {
-		return
+	var files []*configkv.File
+	if s.cfg.ResourceGroupsFile != "" {
+		files = append(files, &configkv.File{Path: s.cfg.ResourceGroupsFile, Key: events.KeyResourceGroups,
+			Validate: func(b []byte) error { _, err := rgspec.Parse(b); return err }})
 	}
-	last := map[string][]byte{}
-	check := func(path, key string, validate func([]byte) error) {
-		if path == "" {
-			return
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			if !bytes.Equal(last[path], []byte("\x00unreadable")) {
-				s.log.Error("cannot read configuration file; the last good configuration stays in force", "file", path, "err", err)
-			}
-			last[path] = []byte("\x00unreadable")
-			return
-		}
-		if bytes.Equal(data, last[path]) {
-			return
-		}
-		last[path] = data
-		if err := validate(data); err != nil {
-			s.log.Error("invalid configuration file; the last good configuration stays in force", "file", path, "err", err)
-			return
-		}
-		if err := putIfChanged(ctx, kv, key, data); err != nil && ctx.Err() == nil {
-			s.log.Error("cannot publish configuration", "file", path, "err", err)
-			delete(last, path)
-		}
+	if s.cfg.UserGroupsFile != "" {
+		files = append(files, &configkv.File{Path: s.cfg.UserGroupsFile, Key: events.KeyUserGroups,
+			Validate: func(b []byte) error { _, err := rgspec.ParseUserGroups(b); return err }})
 	}
-	t := time.NewTicker(s.cfg.ConfigPoll)
-	defer t.Stop()
-	for {
-		check(s.cfg.ResourceGroupsFile, events.KeyResourceGroups, func(b []byte) error { _, err := rgspec.Parse(b); return err })
-		check(s.cfg.UserGroupsFile, events.KeyUserGroups, func(b []byte) error { _, err := rgspec.ParseUserGroups(b); return err })
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	if len(files) > 0 {
+		configkv.Poll(ctx, kv, s.cfg.ConfigPoll, s.log, files...)
 	}
 }

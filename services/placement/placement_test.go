@@ -92,11 +92,8 @@ func lastEnded(t *testing.T, js jetstream.JetStream, id string) *events.QueryEnd
 // SLUICE_CLUSTER_LOST once the limit passed, while another cluster still heartbeats.
 func TestMoveOffDrainedClusterAndLoseSilentOne(t *testing.T) {
 	t.Parallel()
-	ns, conn := natstest.RunJetStream(t)
+	ns, conn := natstest.RunSluice(t)
 	ctx := t.Context()
-	if err := events.DefaultTopology().Ensure(ctx, conn.JS); err != nil {
-		t.Fatal(err)
-	}
 	hbKV, _ := conn.JS.KeyValue(ctx, events.BucketClusters)
 	ctlKV, _ := conn.JS.KeyValue(ctx, events.BucketClusterControl)
 	fleet := &fakeFleet{alive: map[string]bool{"a": true}}

@@ -12,11 +12,8 @@ import (
 
 func TestAdminListAndActions(t *testing.T) {
 	t.Parallel()
-	_, conn := natstest.RunJetStream(t)
+	_, conn := natstest.RunSluice(t)
 	ctx := t.Context()
-	if err := events.DefaultTopology().Ensure(ctx, conn.JS); err != nil {
-		t.Fatal(err)
-	}
 	a, err := Open(ctx, conn.JS, 3*time.Second)
 	if err != nil {
 		t.Fatal(err)

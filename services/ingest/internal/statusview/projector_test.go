@@ -27,10 +27,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	_, conn := natstest.RunJetStream(t)
-	if err := events.DefaultTopology().Ensure(t.Context(), conn.JS); err != nil {
-		t.Fatal(err)
-	}
+	_, conn := natstest.RunSluice(t)
 	kv, err := conn.JS.KeyValue(t.Context(), events.BucketQueryStatus)
 	if err != nil {
 		t.Fatal(err)

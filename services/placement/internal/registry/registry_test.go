@@ -198,10 +198,7 @@ func TestApplyRejectsMalformedEvents(t *testing.T) {
 // after the watch started; a deleted wish (resume) clears it.
 func TestWatch(t *testing.T) {
 	t.Parallel()
-	_, conn := natstest.RunJetStream(t)
-	if err := events.DefaultTopology().Ensure(t.Context(), conn.JS); err != nil {
-		t.Fatal(err)
-	}
+	_, conn := natstest.RunSluice(t)
 	hbKV, err := conn.JS.KeyValue(t.Context(), events.BucketClusters)
 	if err != nil {
 		t.Fatal(err)
