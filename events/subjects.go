@@ -34,6 +34,9 @@ const (
 	SubjectFailed = "sluice.query.failed"
 	// SubjectCanceled: the query was canceled (terminal).
 	SubjectCanceled = "sluice.query.canceled"
+	// SubjectDispatchFailed: an executor-proxy could not hand a placed query to its engine;
+	// it did not start and placement places it again.
+	SubjectDispatchFailed = "sluice.query.dispatch-failed"
 
 	// SubjectAdmissionTerm: an admission leader began its term. Every later decision of that
 	// leader is fenced on this subject's last sequence, so the marker of a newer leader makes
@@ -91,6 +94,9 @@ func MsgIDPlaced(queryID string, attempt int) string {
 }
 func MsgIDStarted(queryID string, attempt int) string {
 	return fmt.Sprintf("%s:started:%d", queryID, attempt)
+}
+func MsgIDDispatchFailed(queryID string, attempt int) string {
+	return fmt.Sprintf("%s:dispatch-failed:%d", queryID, attempt)
 }
 
 // MsgIDTerminal is shared by every terminal event (finished, failed, canceled, rejected) so

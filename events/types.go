@@ -15,6 +15,7 @@ const (
 	TypeQueryFinished        = "io.sluice.query.finished.v1"
 	TypeQueryFailed          = "io.sluice.query.failed.v1"
 	TypeQueryCanceled        = "io.sluice.query.canceled.v1"
+	TypeQueryDispatchFailed  = "io.sluice.query.dispatch-failed.v1"
 	TypeFragment             = "io.sluice.fragment.v1"
 )
 
@@ -30,6 +31,7 @@ var TypeForSubject = map[string]string{
 	SubjectFinished:        TypeQueryFinished,
 	SubjectFailed:          TypeQueryFailed,
 	SubjectCanceled:        TypeQueryCanceled,
+	SubjectDispatchFailed:  TypeQueryDispatchFailed,
 }
 
 // Protocol is the client header family a query arrived with.
@@ -65,7 +67,11 @@ type QuerySpec struct {
 	ResourceEstimate map[string]string `json:"resourceEstimate,omitempty"`
 	RoutingGroup     string            `json:"routingGroup,omitempty"`
 	TransactionID    string            `json:"transactionId,omitempty"`
-	SubmittedAt      time.Time         `json:"submittedAt"`
+	// SealedAuthorization is the client's Authorization header, encrypted by ingest with
+	// SLUICE_CREDENTIALS_KEY (pkg/sealed) for executor-proxies that forward credentials
+	// to a coordinator; empty when no key is configured.
+	SealedAuthorization string    `json:"sealedAuthorization,omitempty"`
+	SubmittedAt         time.Time `json:"submittedAt"`
 }
 
 // QuerySubmitted is published by ingest once the query is accepted.
@@ -124,6 +130,8 @@ type QueryPlaced struct {
 	Cluster  string    `json:"cluster"`
 	Attempt  int       `json:"attempt"`
 	PlacedAt time.Time `json:"placedAt"`
+	// MemoryBytes is the memory estimate the placement used (kept for a later move).
+	MemoryBytes int64 `json:"memoryBytes,omitempty"`
 	// Reason explains the choice (scores of the candidates).
 	Reason string `json:"reason,omitempty"`
 }
@@ -136,6 +144,21 @@ type QueryStarted struct {
 	Attempt   int       `json:"attempt"`
 	NextURI   string    `json:"nextUri"`
 	StartedAt time.Time `json:"startedAt"`
+	// EngineQueryID is the query's ID on a Trino coordinator, which assigns its own ("" when
+	// it is the Sluice ID, as on Presto and DuckDB clusters).
+	EngineQueryID string `json:"engineQueryId,omitempty"`
+}
+
+// QueryDispatchFailed is published by an executor-proxy that could not hand a placed query
+// to its cluster before it started (connection refused, 5xx, the coordinator not ready).
+// The query ran nowhere: placement places it again on another cluster, up to its attempt
+// limit.
+type QueryDispatchFailed struct {
+	QueryID string         `json:"queryId"`
+	Cluster string         `json:"cluster"`
+	Attempt int            `json:"attempt"`
+	Error   QueryErrorInfo `json:"error"`
+	At      time.Time      `json:"at"`
 }
 
 // QueryEnded is the payload of every terminal event: finished, failed, canceled, rejected.
@@ -150,6 +173,9 @@ type QueryEnded struct {
 	// CPUTimeMillis is the CPU time the cluster reports for the query, charged to the CPU
 	// quotas of its resource groups (finished queries and user errors only).
 	CPUTimeMillis int64 `json:"cpuTimeMillis,omitempty"`
+	// PeakMemoryBytes is the peak user memory the cluster reports for the query (0 when
+	// it does not measure it).
+	PeakMemoryBytes int64 `json:"peakMemoryBytes,omitempty"`
 	// By names the component that ended the query.
 	By string `json:"by"`
 }
@@ -200,8 +226,13 @@ type ClusterHeartbeat struct {
 	Queued  int          `json:"queued"`
 	// MemoryBytes is the memory the cluster can give queries; summed over ready clusters it
 	// is the fleet memory that percentage softMemoryLimits are shares of.
-	MemoryBytes int64     `json:"memoryBytes,omitempty"`
-	At          time.Time `json:"at"`
+	MemoryBytes int64 `json:"memoryBytes,omitempty"`
+	// UsedMemoryBytes is the memory its running queries hold now (0 when unknown).
+	UsedMemoryBytes int64 `json:"usedMemoryBytes,omitempty"`
+	// CPULoad is the busy share of the cluster's CPUs since the previous heartbeat, 0 to 1
+	// (0 when unknown).
+	CPULoad float64   `json:"cpuLoad,omitempty"`
+	At      time.Time `json:"at"`
 }
 
 // ClusterWish is what an operator asked of a cluster (BucketClusterControl).
@@ -235,6 +266,9 @@ const (
 	ClaimStarted ClaimState = "started"
 	// ClaimLost: its cluster was lost while it ran; no executor may start it.
 	ClaimLost ClaimState = "lost"
+	// ClaimDispatchFailed: Cluster could not hand the query to its engine, so it ran
+	// nowhere; placement may move it to another cluster.
+	ClaimDispatchFailed ClaimState = "dispatch-failed"
 )
 
 // PlacementClaim is the value of BucketPlacements under a query ID.
@@ -282,5 +316,10 @@ type QueryStatus struct {
 	StartedAt    time.Time `json:"startedAt,omitzero"`
 	EndedAt      time.Time `json:"endedAt,omitzero"`
 	Attempts     int       `json:"attempts,omitempty"`
-	Seq          uint64    `json:"seq"`
+	// EngineQueryID is the query's ID on its cluster when that differs (Trino).
+	EngineQueryID string `json:"engineQueryId,omitempty"`
+	// DispatchErrors lists the dispatches that failed before the query started, as
+	// "<cluster>: <message>", oldest first.
+	DispatchErrors []string `json:"dispatchErrors,omitempty"`
+	Seq            uint64   `json:"seq"`
 }

@@ -83,10 +83,11 @@ func (s *Store) Place(ctx context.Context, queryID, cluster string) (Claim, erro
 	return c, nil
 }
 
-// Move gives a placed query to another cluster with the next attempt. It fails with
-// ErrConflict when the claim is no longer from (the query started, or moved already).
+// Move gives a placed query that did not start (placed, or its dispatch failed) to another
+// cluster with the next attempt. It fails with ErrConflict when the claim is no longer from
+// (the query started, or moved already).
 func (s *Store) Move(ctx context.Context, queryID string, from Claim, cluster string) (Claim, error) {
-	if from.State != events.ClaimPlaced {
+	if from.State != events.ClaimPlaced && from.State != events.ClaimDispatchFailed {
 		return Claim{}, fmt.Errorf("claims: move %s in state %s: %w", queryID, from.State, ErrConflict)
 	}
 	return s.update(ctx, queryID, from.Revision, cluster, from.Attempt+1, events.ClaimPlaced)
@@ -98,6 +99,21 @@ func (s *Store) Lose(ctx context.Context, queryID string, from Claim) (Claim, er
 		return Claim{}, fmt.Errorf("claims: lose %s in state %s: %w", queryID, from.State, ErrConflict)
 	}
 	return s.update(ctx, queryID, from.Revision, from.Cluster, from.Attempt, events.ClaimLost)
+}
+
+// DispatchFailed is an executor's word that it could not hand attempt of a query, which it
+// had claimed to start, to its engine: the query ran nowhere and placement may move it. It
+// fails with ErrConflict when the claim is not (cluster, attempt, started).
+func (s *Store) DispatchFailed(ctx context.Context, queryID, cluster string, attempt int) error {
+	c, ok, err := s.Get(ctx, queryID)
+	if err != nil {
+		return err
+	}
+	if !ok || c.Cluster != cluster || c.Attempt != attempt || c.State != events.ClaimStarted {
+		return fmt.Errorf("claims: dispatch of %s failed on %s attempt %d, but the claim is elsewhere: %w", queryID, cluster, attempt, ErrConflict)
+	}
+	_, err = s.update(ctx, queryID, c.Revision, cluster, attempt, events.ClaimDispatchFailed)
+	return err
 }
 
 func (s *Store) update(ctx context.Context, queryID string, rev uint64, cluster string, attempt int, state events.ClaimState) (Claim, error) {
@@ -129,7 +145,7 @@ func (s *Store) Start(ctx context.Context, queryID, cluster string, attempt int)
 			}
 			return err == nil, err
 		}
-		if c.Cluster != cluster || c.Attempt != attempt || c.State == events.ClaimLost {
+		if c.Cluster != cluster || c.Attempt != attempt || c.State == events.ClaimLost || c.State == events.ClaimDispatchFailed {
 			return false, nil
 		}
 		if c.State == events.ClaimStarted {

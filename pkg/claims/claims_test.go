@@ -98,3 +98,41 @@ func TestStartWithoutClaim(t *testing.T) {
 		t.Fatal("another cluster started a query a started")
 	}
 }
+
+// TestDispatchFailedLetsTheQueryMove: a started query whose dispatch failed ran nowhere, so
+// it moves to another cluster; the failed cluster cannot start it again, and only the
+// cluster holding the claim can report a failed dispatch.
+func TestDispatchFailedLetsTheQueryMove(t *testing.T) {
+	t.Parallel()
+	s := open(t)
+	ctx := t.Context()
+	if _, err := s.Place(ctx, "q1", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := s.Start(ctx, "q1", "a", 0); !ok || err != nil {
+		t.Fatalf("Start = %v, %v", ok, err)
+	}
+	if err := s.DispatchFailed(ctx, "q1", "b", 0); !errors.Is(err, claims.ErrConflict) {
+		t.Fatalf("another cluster reported the failed dispatch: %v, want ErrConflict", err)
+	}
+	if err := s.DispatchFailed(ctx, "q1", "a", 0); err != nil {
+		t.Fatalf("DispatchFailed: %v", err)
+	}
+	if ok, err := s.Start(ctx, "q1", "a", 0); ok || err != nil {
+		t.Fatalf("a redelivery started the failed dispatch again: %v, %v", ok, err)
+	}
+	cur, _, _ := s.Get(ctx, "q1")
+	if cur.State != events.ClaimDispatchFailed {
+		t.Fatalf("claim state %s, want %s", cur.State, events.ClaimDispatchFailed)
+	}
+	moved, err := s.Move(ctx, "q1", cur, "b")
+	if err != nil || moved.Cluster != "b" || moved.Attempt != 1 || moved.State != events.ClaimPlaced {
+		t.Fatalf("Move after a failed dispatch = %+v, %v", moved, err)
+	}
+	if ok, err := s.Start(ctx, "q1", "b", 1); !ok || err != nil {
+		t.Fatalf("the new cluster could not start it: %v, %v", ok, err)
+	}
+	if err := s.DispatchFailed(ctx, "q1", "a", 0); !errors.Is(err, claims.ErrConflict) {
+		t.Fatalf("a stale failed dispatch changed the claim: %v", err)
+	}
+}

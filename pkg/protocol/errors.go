@@ -62,6 +62,9 @@ var (
 	SluiceClusterLost = ErrorCode{0x0100_0000, "SLUICE_CLUSTER_LOST", External}
 	// SluiceBackendError: the backend failed in a way Sluice could not classify.
 	SluiceBackendError = ErrorCode{0x0100_0001, "SLUICE_BACKEND_ERROR", External}
+	// SluiceDispatchFailed: no cluster could be handed the query; every dispatch allowed
+	// failed before the query started.
+	SluiceDispatchFailed = ErrorCode{0x0100_0002, "SLUICE_DISPATCH_FAILED", External}
 )
 
 // NewError builds a QueryError for a catalogue entry with a message.

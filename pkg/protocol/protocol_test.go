@@ -83,7 +83,7 @@ func TestErrorCatalogue(t *testing.T) {
 		protocol.SchemaNotFound, protocol.TableNotFound, protocol.ColumnNotFound, protocol.TypeMismatch,
 		protocol.GenericInternalError, protocol.ServerShuttingDown,
 		protocol.GenericInsufficientResources, protocol.ExceededMemoryLimit, protocol.QueryQueueFull, protocol.ExceededTimeLimit,
-		protocol.SluiceClusterLost, protocol.SluiceBackendError,
+		protocol.SluiceClusterLost, protocol.SluiceBackendError, protocol.SluiceDispatchFailed,
 	}
 	ranges := map[protocol.ErrorType][2]int{
 		protocol.UserError:             {0, 0x1_0000},
@@ -113,7 +113,7 @@ func TestErrorCatalogue(t *testing.T) {
 			t.Errorf("name %q is not an upper-case identifier", c.Name)
 		}
 	}
-	for _, c := range []protocol.ErrorCode{protocol.SluiceClusterLost, protocol.SluiceBackendError} {
+	for _, c := range []protocol.ErrorCode{protocol.SluiceClusterLost, protocol.SluiceBackendError, protocol.SluiceDispatchFailed} {
 		if c.Type != protocol.External || !strings.HasPrefix(c.Name, "SLUICE_") {
 			t.Errorf("Sluice code %+v must be EXTERNAL and named SLUICE_*", c)
 		}

@@ -144,3 +144,26 @@ func TestWrongMethodIs405(t *testing.T) {
 		}
 	}
 }
+
+// TestFailSubmissions: only statement submissions fail; load and info keep answering.
+func TestFailSubmissions(t *testing.T) {
+	t.Parallel()
+	for _, flavor := range []events.Protocol{events.ProtocolTrino, events.ProtocolPresto} {
+		c, url := start(t, testcoordinator.Options{Flavor: flavor})
+		c.FailSubmissions(1)
+		if status, _, _ := call(t, http.MethodGet, url+"/v1/info", ""); status != http.StatusOK {
+			t.Errorf("%s: /v1/info while submissions fail: %d", flavor, status)
+		}
+		submit := func() int {
+			if flavor == events.ProtocolPresto {
+				status, _, _ := call(t, http.MethodPut, url+"/v1/statement/20261121_000000_00001_abcde?slug=x1", "SELECT 1", "X-Presto-User", "a")
+				return status
+			}
+			status, _, _ := call(t, http.MethodPost, url+"/v1/statement", "SELECT 1", "X-Trino-User", "a")
+			return status
+		}
+		if first, second := submit(), submit(); first != http.StatusServiceUnavailable || second != http.StatusOK {
+			t.Errorf("%s: submissions answered %d, %d; want 503, 200", flavor, first, second)
+		}
+	}
+}

@@ -66,18 +66,20 @@ type Coordinator struct {
 	started  time.Time
 	mux      *http.ServeMux
 
-	mu          sync.Mutex
-	changed     chan struct{}
-	closed      chan struct{}
-	closeOnce   sync.Once
-	scripts     map[string]Result
-	queries     map[string]*query
-	order       []string
-	counter     int
-	requests    []Request
-	failNext    int
-	unavailable bool
-	starting    bool
+	mu        sync.Mutex
+	changed   chan struct{}
+	closed    chan struct{}
+	closeOnce sync.Once
+	scripts   map[string]Result
+	queries   map[string]*query
+	order     []string
+	counter   int
+	requests  []Request
+	failNext  int
+	// failSubmissions counts the statement submissions still to answer 503.
+	failSubmissions int
+	unavailable     bool
+	starting        bool
 }
 
 // New returns a coordinator configured by opts.
@@ -200,6 +202,15 @@ func (c *Coordinator) FailNext(n int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.failNext = n
+}
+
+// FailSubmissions makes the next n statement submissions (POST /v1/statement, Presto's PUT)
+// answer 503 while every other request is served, as a coordinator behind a load balancer
+// that drops some requests, or one failing to create queries, does.
+func (c *Coordinator) FailSubmissions(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.failSubmissions = n
 }
 
 // SetUnavailable makes every request answer 503 while on is true.

@@ -94,6 +94,10 @@ func (c *Coordinator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if c.failNext > 0 {
 		c.failNext--
 	}
+	if isSubmission(r) && c.failSubmissions > 0 {
+		fail = true
+		c.failSubmissions--
+	}
 	idx := len(c.requests)
 	c.requests = append(c.requests, Request{
 		Method: r.Method, Path: r.URL.Path, RawQuery: r.URL.RawQuery, Header: r.Header.Clone(),
@@ -113,6 +117,12 @@ func (c *Coordinator) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mu.Lock()
 	c.requests[idx].Status = sw.status
 	c.mu.Unlock()
+}
+
+// isSubmission reports whether r submits a statement (Trino's POST, Presto's PUT).
+func isSubmission(r *http.Request) bool {
+	return (r.Method == http.MethodPost && r.URL.Path == "/v1/statement") ||
+		(r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v1/statement/") && !strings.Contains(strings.TrimPrefix(r.URL.Path, "/v1/statement/"), "/"))
 }
 
 // baseURL is the scheme and host the request reached, for absolute URLs.

@@ -14,27 +14,34 @@ import (
 	"github.com/sluicehq/sluice/pkg/claims"
 	"github.com/sluicehq/sluice/pkg/heartbeat"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sealed"
+	"github.com/sluicehq/sluice/services/executorproxy/internal/coordinator"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/results"
 	"go.opentelemetry.io/otel/trace"
 )
 
 type executor struct {
-	cfg    Config
-	log    *slog.Logger
-	db     *engine.DuckDB
-	js     jetstream.JetStream
-	status jetstream.KeyValue // the query status view, read when a fragment arrives
-	claims *claims.Store      // who may start each placed query
-	pub    *events.Publisher
-	tracer trace.Tracer
-	base   string
-	store  *results.Store
-	slots  chan struct{}
-	wg     sync.WaitGroup
+	cfg         Config
+	log         *slog.Logger
+	db          *engine.DuckDB      // the duckdb backend (nil with a coordinator)
+	coord       *coordinator.Client // the trino or presto backend (nil with duckdb)
+	health      *coordinatorHealth  // the coordinator's last load and reach
+	credentials *sealed.Key         // opens forwarded Authorization headers
+	cpu         *cpuMeter           // this process's CPU use, for the heartbeat
+	js          jetstream.JetStream
+	status      jetstream.KeyValue // the query status view, read when a fragment arrives
+	claims      *claims.Store      // who may start each placed query
+	pub         *events.Publisher
+	tracer      trace.Tracer
+	base        string
+	store       *results.Store
+	slots       chan struct{}
+	wg          sync.WaitGroup
 
 	mu       sync.Mutex
-	canceled map[string]string // cancel requests seen, by query ID
+	canceled map[string]string       // cancel requests seen, by query ID
+	remote   map[string]*remoteQuery // queries followed on the coordinator
 	pulling  jetstream.ConsumeContext
 	wish     events.ClusterWish // what operators asked ("" = active)
 	stopping bool               // the process is shutting down
@@ -176,19 +183,25 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 	if prev, dup := x.store.Get(id); dup {
 		if done, qe, rows := prev.Outcome(); done {
 			// Ran here, but its terminal event was not stored: publish it again.
-			settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, 0))
+			settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, 0, 0))
 		}
 		return // still running here; the first delivery settles it
 	}
-	if ended, err := x.alreadyEnded(pctx, id); err != nil {
+	st, err := x.statusOf(pctx, id)
+	if err != nil {
 		_ = msg.NakWithDelay(200 * time.Millisecond)
 		return
-	} else if ended {
+	}
+	if st != nil && st.State.Terminal() {
 		_ = msg.Ack()
 		return
 	}
 	if reason, ok := x.cancelRequested(id); ok {
-		settle(msg, x.publishEnd(pctx, events.SubjectCanceled, id, canceledError(reason), 0, 0))
+		settle(msg, x.publishEnd(pctx, events.SubjectCanceled, id, canceledError(reason), 0, 0, 0))
+		return
+	}
+	if x.coord != nil {
+		x.handleRemote(pctx, msg, frag, st)
 		return
 	}
 
@@ -231,7 +244,7 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		q.Finish(canceledError("canceled"))
 	}
 	_, qe, rows := q.Outcome()
-	settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, busy))
+	settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, busy, 0))
 }
 
 // terminalSubject is the terminal event for a query's outcome.
@@ -290,8 +303,10 @@ func (x *executor) adjust(running, queued int) {
 	x.queued += queued
 	idle := x.running == 0 && x.queued == 0 && x.wish != ""
 	x.mu.Unlock()
-	if idle {
-		x.beat() // a draining cluster reports drained as soon as it is idle
+	if idle || running < 0 {
+		// A freed slot is reported at once, so placement does not wait a heartbeat period
+		// to use it; a draining cluster reports drained as soon as it is idle.
+		x.beat()
 	}
 }
 
@@ -303,19 +318,20 @@ func (x *executor) beat() {
 	}
 }
 
-// alreadyEnded checks the status view: a fragment redelivered after its query ended (a crash
-// between the terminal event and the ack) must not run again.
-func (x *executor) alreadyEnded(ctx context.Context, id string) (bool, error) {
+// statusOf reads the query's status view (nil when it has none). A fragment redelivered
+// after its query ended (a crash between the terminal event and the ack) must not run
+// again, and a cancel requested before this process watched cancels is noted.
+func (x *executor) statusOf(ctx context.Context, id string) (*events.QueryStatus, error) {
 	e, err := x.status.Get(ctx, id)
 	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		return false, nil
+		return nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	var st events.QueryStatus
 	if json.Unmarshal(e.Value(), &st) != nil {
-		return false, nil
+		return nil, nil
 	}
 	if st.CancelRequested {
 		x.mu.Lock()
@@ -324,7 +340,7 @@ func (x *executor) alreadyEnded(ctx context.Context, id string) (bool, error) {
 		}
 		x.mu.Unlock()
 	}
-	return st.State.Terminal(), nil
+	return &st, nil
 }
 
 func (x *executor) cancelRequested(id string) (string, bool) {
@@ -342,11 +358,11 @@ func canceledError(reason string) *protocol.QueryError {
 }
 
 // publishEnd publishes the single terminal event of a query (dedup key MsgIDTerminal).
-// busy is the query's execution time: DuckDB does not measure CPU per query, so the
-// execution time stands in for the CPU time that resource-group CPU quotas charge.
-func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64, busy time.Duration) bool {
-	ev := events.QueryEnded{QueryID: id, Cluster: x.cfg.Cluster, EndedAt: time.Now().UTC(), Rows: rows, CPUTimeMillis: busy.Milliseconds(),
-		By: "executor-proxy/" + x.cfg.Cluster}
+// cpu is charged to the CPU quotas of the query's resource groups: a coordinator's
+// totalCpuTime, or with DuckDB, which does not measure CPU per query, the execution time.
+func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64, cpu time.Duration, peakMemory int64) bool {
+	ev := events.QueryEnded{QueryID: id, Cluster: x.cfg.Cluster, EndedAt: time.Now().UTC(), Rows: rows, CPUTimeMillis: cpu.Milliseconds(),
+		PeakMemoryBytes: peakMemory, By: "executor-proxy/" + x.cfg.Cluster}
 	if qe != nil {
 		ev.Error = &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
 		if qe.ErrorLocation != nil {
@@ -392,6 +408,7 @@ func (x *executor) watchCancels(ctx context.Context) error {
 		if q, ok := x.store.Get(p.QueryID); ok {
 			q.Cancel(canceledError(p.Reason))
 		}
+		x.cancelRemote(p.QueryID)
 	})
 	if err != nil {
 		return err
@@ -411,10 +428,7 @@ func (x *executor) heartbeat(ctx context.Context) {
 	t := time.NewTicker(x.cfg.HeartbeatInterval)
 	defer t.Stop()
 	for {
-		x.mu.Lock()
-		hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: "duckdb", State: x.reportedState(),
-			Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC()}
-		x.mu.Unlock()
+		hb := x.heartbeatValue(ctx)
 		b, _ := json.Marshal(hb)
 		pctx, cancel := context.WithTimeout(ctx, x.cfg.HeartbeatInterval*2)
 		if _, err := kv.Put(pctx, x.cfg.Cluster, b); err != nil && ctx.Err() == nil {
@@ -431,6 +445,33 @@ func (x *executor) heartbeat(ctx context.Context) {
 		case <-x.beatNow:
 		}
 	}
+}
+
+// heartbeatValue is the cluster's state and capacity now.
+func (x *executor) heartbeatValue(ctx context.Context) events.ClusterHeartbeat {
+	x.mu.Lock()
+	hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: x.engineName(), State: x.reportedState(),
+		Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC()}
+	x.mu.Unlock()
+	if x.coord != nil {
+		x.remoteState(&hb)
+		return hb
+	}
+	hb.CPULoad = x.cpu.sample()
+	mctx, cancel := context.WithTimeout(ctx, x.cfg.HeartbeatInterval)
+	if used, err := x.db.MemoryUsage(mctx); err == nil {
+		hb.UsedMemoryBytes = used
+	}
+	cancel()
+	return hb
+}
+
+// openAuthorization opens the client's sealed Authorization header, to forward it.
+func (x *executor) openAuthorization(spec events.QuerySpec) (string, error) {
+	if x.credentials == nil {
+		return "", errors.New("the query carries sealed credentials but SLUICE_CREDENTIALS_KEY is not set on this executor-proxy")
+	}
+	return x.credentials.Open(spec.ID, spec.SealedAuthorization)
 }
 
 // janitor drops served results after a grace period and abandons results nobody fetches.

@@ -1,13 +1,17 @@
-// Package executorproxy runs one cluster (or executor pool) for Sluice. With the duckdb
-// backend the cluster is an in-process DuckDB over Parquet catalogs: the proxy pulls its
-// fragments from the FRAGMENTS stream with a bounded prefetch window, runs them in a fixed
-// number of slots, serves result pages to clients over the executing URLs of the client
-// protocol, reports lifecycle events and heartbeats its capacity. It also accepts
-// POST /v1/statement directly, like a standalone coordinator.
+// Package executorproxy runs one cluster (or executor pool) for Sluice. It pulls the
+// cluster's fragments from the FRAGMENTS stream with a bounded prefetch window, runs them
+// in a fixed number of slots, reports lifecycle events and heartbeats its capacity.
+//
+// With the duckdb backend the cluster is an in-process DuckDB over Parquet catalogs: the
+// proxy serves result pages to clients over the executing URLs of the client protocol, and
+// also accepts POST /v1/statement directly, like a standalone coordinator. With the trino
+// and presto backends the proxy hands each query to a real coordinator (as the user, with
+// every session header), hands the client the coordinator's nextUri, and follows the query
+// on the coordinator's REST API until it ends (remote.go).
 //
 // Consumes: sluice.fragment.<cluster> (durable consumer "executor-<cluster>"),
 // sluice.query.cancel-requested. Publishes: sluice.query.started, .finished, .failed,
-// .canceled; heartbeats into the SLUICE_CLUSTERS bucket.
+// .canceled, .dispatch-failed; heartbeats into the SLUICE_CLUSTERS bucket.
 package executorproxy
 
 import (
@@ -22,6 +26,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/claims"
+	"github.com/sluicehq/sluice/pkg/sealed"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/pkg/tpchgen"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
@@ -44,6 +49,17 @@ type Config struct {
 	ResultBufferBytes int           `envconfig:"RESULT_BUFFER_BYTES" default:"16777216" desc:"unread result bytes buffered per query before the query waits for its client"`
 	ClientTimeout     time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"results no client fetched for this long are dropped (ABANDONED_QUERY)"`
 	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"500ms" desc:"heartbeat period"`
+
+	Backend              string        `envconfig:"BACKEND" default:"duckdb" desc:"what runs this cluster's queries: duckdb (in-process DuckDB over Parquet), trino or presto (the coordinator at COORDINATOR_URL)"`
+	CoordinatorURL       string        `envconfig:"COORDINATOR_URL" desc:"base URL of the Trino or Presto coordinator (BACKEND=trino|presto)"`
+	Credentials          string        `envconfig:"COORDINATOR_CREDENTIALS" default:"forward" desc:"forward: queries carry the client's own credentials (its Authorization header needs CREDENTIALS_KEY); impersonate: Sluice authenticates as COORDINATOR_USER and runs each query as its user"`
+	CoordinatorUser      string        `envconfig:"COORDINATOR_USER" default:"sluice" desc:"Sluice's own user on the coordinator (status, cancel, load; impersonation)"`
+	CoordinatorPassword  string        `envconfig:"COORDINATOR_PASSWORD" desc:"password of COORDINATOR_USER (Basic auth; empty: none)"`
+	CoordinatorPoll      time.Duration `envconfig:"COORDINATOR_POLL" default:"500ms" desc:"longest interval between reads of a running query's status on the coordinator"`
+	CoordinatorLostAfter time.Duration `envconfig:"COORDINATOR_LOST_AFTER" default:"30s" desc:"a running query whose coordinator does not answer for this long fails with SLUICE_CLUSTER_LOST"`
+	DispatchTimeout      time.Duration `envconfig:"DISPATCH_TIMEOUT" default:"10s" desc:"a dispatch the coordinator does not answer within this long failed (the query is placed again)"`
+	SlugSecret           string        `envconfig:"PRESTO_SLUG_SECRET" desc:"key (16+ bytes) of the slugs of Presto dispatches; the same on every replica of this cluster lets a repeated dispatch be answered (default: random per process)"`
+	CredentialsKey       string        `envconfig:"CREDENTIALS_KEY" desc:"the key ingest seals Authorization headers with (forwarded to the coordinator)"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -117,15 +133,34 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer conn.Close()
 	log = log.With("cluster", cfg.Cluster)
-	if err := EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, log); err != nil {
-		return err
+	x := &executor{cfg: cfg, log: log, js: conn.JS, slots: make(chan struct{}, cfg.Slots), store: results.NewStore(),
+		canceled: map[string]string{}, remote: map[string]*remoteQuery{}, beatNow: make(chan struct{}, 1), cpu: newCPUMeter()}
+	switch cfg.Backend {
+	case "duckdb", "":
+		if err := EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, log); err != nil {
+			return err
+		}
+		cat, _ := TPCHCatalogs(cfg.DataDir, cfg.TPCHScale)
+		if x.db, err = engine.Open(ctx, cfg.Threads, []engine.Catalog{cat}); err != nil {
+			return err
+		}
+		defer x.db.Close()
+		if x.memory, err = x.db.MemoryLimit(ctx); err != nil {
+			log.Warn("cannot read DuckDB's memory limit; percentage memory limits will not count this cluster", "err", err)
+		}
+	case "trino", "presto":
+		if x.coord, err = newCoordinator(cfg); err != nil {
+			return err
+		}
+		x.health = &coordinatorHealth{}
+		if cfg.CredentialsKey != "" {
+			if x.credentials, err = sealed.ParseKey(cfg.CredentialsKey); err != nil {
+				return fmt.Errorf("executor-proxy: SLUICE_CREDENTIALS_KEY: %w", err)
+			}
+		}
+	default:
+		return fmt.Errorf("executor-proxy: SLUICE_BACKEND=%q: want duckdb, trino or presto", cfg.Backend)
 	}
-	cat, _ := TPCHCatalogs(cfg.DataDir, cfg.TPCHScale)
-	db, err := engine.Open(ctx, cfg.Threads, []engine.Catalog{cat})
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 
 	ln := cfg.Listener
 	if ln == nil {
@@ -146,15 +181,8 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	tracer := otel.Tracer("sluice/executorproxy")
-	x := &executor{
-		cfg: cfg, log: log, db: db, js: conn.JS, status: statusKV, claims: claimStore, base: base, tracer: tracer,
-		pub:   events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer),
-		store: results.NewStore(), slots: make(chan struct{}, cfg.Slots),
-		canceled: map[string]string{}, beatNow: make(chan struct{}, 1),
-	}
-	if x.memory, err = db.MemoryLimit(ctx); err != nil {
-		log.Warn("cannot read DuckDB's memory limit; percentage memory limits will not count this cluster", "err", err)
-	}
+	x.status, x.claims, x.base, x.tracer = statusKV, claimStore, base, tracer
+	x.pub = events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer)
 	srv := &http.Server{Handler: x.routes(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -172,6 +200,9 @@ func Run(ctx context.Context, cfg Config) error {
 	go func() { defer close(hbDone); x.heartbeat(hbCtx) }()
 	defer func() { stopHB(); <-hbDone }()
 	go x.janitor(ctx)
+	if x.coord != nil {
+		go x.watchCoordinator(ctx)
+	}
 
 	if err := x.startPulling(ctx); err != nil {
 		return err
@@ -179,7 +210,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := x.watchControl(ctx); err != nil {
 		return err
 	}
-	log.Info("executor-proxy ready", "url", base, "slots", cfg.Slots)
+	log.Info("executor-proxy ready", "url", base, "slots", cfg.Slots, "backend", x.engineName())
 	if cfg.Ready != nil {
 		cfg.Ready(base)
 	}

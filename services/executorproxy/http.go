@@ -119,6 +119,10 @@ func (x *executor) queryInfo(w http.ResponseWriter, r *http.Request) {
 // direct runs a query submitted straight to this cluster, as a standalone coordinator would:
 // no global queue, no admission; the cluster's own slots still bound concurrency.
 func (x *executor) direct(w http.ResponseWriter, r *http.Request) {
+	if x.coord != nil {
+		http.Error(w, "cluster "+x.cfg.Cluster+" runs its queries on "+x.coord.BaseURL()+": submit to Sluice or to the coordinator", http.StatusNotFound)
+		return
+	}
 	spec, err := clientsession.Parse(r.Header)
 	if err != nil {
 		http.Error(w, clientsession.Message(err), http.StatusBadRequest)

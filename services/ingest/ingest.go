@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/sealed"
 	"github.com/sluicehq/sluice/pkg/svc"
 	"github.com/sluicehq/sluice/services/ingest/internal/api"
 	"github.com/sluicehq/sluice/services/ingest/internal/clusters"
@@ -30,14 +31,15 @@ import (
 
 // Config of the ingest service (environment variables SLUICE_*).
 type Config struct {
-	HTTPAddr      string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
-	PublicURL     string        `envconfig:"PUBLIC_URL" desc:"external base URL put into nextUri/infoUri (default: from the request's Host)"`
-	NatsURL       string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
-	MaxQueryBytes int           `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
-	ClientTimeout time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"a queued query whose client stopped polling for this long is canceled (ABANDONED_QUERY)"`
-	VerdictWait   time.Duration `envconfig:"VERDICT_WAIT" default:"1s" desc:"how long a POST waits for admission's verdict, so that QUERY_QUEUE_FULL and unmatched selectors fail the POST itself (0: answer QUEUED at once)"`
-	AdminToken    string        `envconfig:"ADMIN_TOKEN" desc:"bearer token required by the admin API (/v1/clusters); empty: no token (bind to loopback)"`
-	StaleAfter    time.Duration `envconfig:"HEARTBEAT_TIMEOUT" default:"3s" desc:"a cluster whose heartbeat is older than this is shown unhealthy"`
+	HTTPAddr       string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	PublicURL      string        `envconfig:"PUBLIC_URL" desc:"external base URL put into nextUri/infoUri (default: from the request's Host)"`
+	NatsURL        string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
+	MaxQueryBytes  int           `envconfig:"MAX_QUERY_BYTES" default:"1000000" desc:"largest accepted SQL text"`
+	ClientTimeout  time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"a queued query whose client stopped polling for this long is canceled (ABANDONED_QUERY)"`
+	VerdictWait    time.Duration `envconfig:"VERDICT_WAIT" default:"1s" desc:"how long a POST waits for admission's verdict, so that QUERY_QUEUE_FULL and unmatched selectors fail the POST itself (0: answer QUEUED at once)"`
+	AdminToken     string        `envconfig:"ADMIN_TOKEN" desc:"bearer token required by the admin API (/v1/clusters); empty: no token (bind to loopback)"`
+	StaleAfter     time.Duration `envconfig:"HEARTBEAT_TIMEOUT" default:"3s" desc:"a cluster whose heartbeat is older than this is shown unhealthy"`
+	CredentialsKey string        `envconfig:"CREDENTIALS_KEY" desc:"32 bytes in base64 (openssl rand -base64 32): seal each client's Authorization header into its query for executor-proxies that forward credentials to a coordinator (the same key on both); empty: not forwarded"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -85,13 +87,19 @@ func Run(ctx context.Context, cfg Config) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	var credentials *sealed.Key
+	if cfg.CredentialsKey != "" {
+		if credentials, err = sealed.ParseKey(cfg.CredentialsKey); err != nil {
+			return fmt.Errorf("ingest: SLUICE_CREDENTIALS_KEY: %w", err)
+		}
+	}
 	admin, err := clusters.Open(ctx, conn.JS, cfg.StaleAfter)
 	if err != nil {
 		return err
 	}
 	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version, ClientTimeout: cfg.ClientTimeout,
 		VerdictWait: cfg.VerdictWait, Explain: explain.New(conn.NC, 250*time.Millisecond, 500*time.Millisecond),
-		Clusters: admin, AdminToken: cfg.AdminToken},
+		Clusters: admin, AdminToken: cfg.AdminToken, Credentials: credentials},
 		events.NewPublisher(conn.JS, "sluice/ingest", tracer), cache, slug.NewMinter(secret), tracer, log)
 
 	ln := cfg.Listener

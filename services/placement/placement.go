@@ -5,14 +5,16 @@
 // explained in the placed event. When no cluster can take the query it stays in the global
 // queue (its message is redelivered later); it never fails for that.
 //
-// Placement also keeps placed queries moving: a query placed on a cluster that drains, is
+// Placement also keeps placed queries moving: a query whose dispatch failed before it started
+// (sluice.query.dispatch-failed) is placed again on another cluster, at most
+// SLUICE_DISPATCH_ATTEMPTS times in all; a query placed on a cluster that drains, is
 // deactivated or goes silent before starting it is moved to another cluster, fenced by its
 // claim (pkg/claims) so that it never also starts on the first; a query running on a cluster
 // silent for longer than SLUICE_CLUSTER_LOST_AFTER fails with SLUICE_CLUSTER_LOST, unless no
 // cluster heartbeats at all (then NATS, not the fleet, is down).
 //
 // Consumes: sluice.query.admitted (durable consumer "placement"); folds sluice.query.placed,
-// .started, the terminal events and cancel requests; watches SLUICE_CLUSTERS (heartbeats),
+// .dispatch-failed, .started, the terminal events and cancel requests; watches SLUICE_CLUSTERS (heartbeats),
 // SLUICE_CLUSTER_CONTROL (drain, deactivate) and the "clusters" key of SLUICE_CONFIG.
 // Publishes: sluice.query.placed, sluice.query.canceled (canceled before placement),
 // sluice.query.failed (cluster lost).
@@ -23,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,6 +55,7 @@ type Config struct {
 	Profile          string        `envconfig:"PLACEMENT_PROFILE" desc:"the profile of PLACEMENT_PROFILES to use (default: its first)"`
 	RoutingRules     string        `envconfig:"ROUTING_RULES" desc:"routing rules file (routing group by user, source, client tags, query type); the X-Trino-Routing-Group header wins"`
 	ConfigPoll       time.Duration `envconfig:"CONFIG_POLL" default:"1s" desc:"how often the clusters file is checked for changes"`
+	DispatchAttempts int           `envconfig:"DISPATCH_ATTEMPTS" default:"3" desc:"dispatches a query may fail before it starts (connection refused, 5xx), each on another cluster when one can take it, before it fails with SLUICE_DISPATCH_FAILED"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
@@ -102,7 +106,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err := s.watchFleet(ctx, conn.JS); err != nil {
 		return err
 	}
-	subjects := append([]string{events.SubjectPlaced, events.SubjectStarted, events.SubjectCancelRequested}, events.TerminalSubjects...)
+	subjects := append([]string{events.SubjectPlaced, events.SubjectDispatchFailed, events.SubjectStarted, events.SubjectCancelRequested}, events.TerminalSubjects...)
 	f, err := follow.Start(ctx, conn.JS, events.StreamQueries, subjects, s.fold)
 	if err != nil {
 		return err
@@ -204,7 +208,7 @@ func (s *service) handle(msg jetstream.Msg) {
 		_ = msg.Ack()
 		return
 	}
-	d := s.decide(&p.Query, p.MemoryBytes, "")
+	d := s.decide(&p.Query, p.MemoryBytes, nil)
 	if d.Chosen == "" {
 		md, _ := msg.Metadata()
 		delay := 50 * time.Millisecond
@@ -228,25 +232,25 @@ func (s *service) handle(msg jetstream.Msg) {
 	if c.Cluster != d.Chosen || c.Attempt != 0 {
 		reason = fmt.Sprintf("claimed earlier: %s attempt %d", c.Cluster, c.Attempt)
 	}
-	if err := s.publishPlaced(ctx, p.Query, c.Cluster, c.Attempt, reason); err != nil {
+	if err := s.publishPlaced(ctx, p.Query, c.Cluster, c.Attempt, p.MemoryBytes, reason); err != nil {
 		_ = msg.NakWithDelay(100 * time.Millisecond)
 		return
 	}
 	_ = msg.Ack()
 }
 
-// decide runs the framework for a query; exclude names a cluster that must not be chosen
-// (the one a query moves away from).
-func (s *service) decide(q *events.QuerySpec, memory int64, exclude string) framework.Decision {
+// decide runs the framework for a query; exclude names clusters that must not be chosen
+// (the one a query moves away from, those where its dispatch failed).
+func (s *service) decide(q *events.QuerySpec, memory int64, exclude map[string]bool) framework.Decision {
 	fq := &framework.Query{ID: q.ID, Kind: framework.KindSQL, User: q.User, Source: q.Source, MemoryBytes: memory}
 	fq.RoutingGroup = s.routing.Select(routing.Input{HeaderGroup: q.RoutingGroup, User: q.User, Source: q.Source,
 		ClientTags: q.ClientTags, QueryType: sqltext.QueryType(q.SQL)}).Group
 	fq.Tables = tablesOf(q)
 	clusters := s.reg.Clusters()
-	if exclude != "" {
+	if len(exclude) > 0 {
 		kept := clusters[:0]
 		for _, c := range clusters {
-			if c.Name != exclude {
+			if !exclude[c.Name] {
 				kept = append(kept, c)
 			}
 		}
@@ -255,14 +259,14 @@ func (s *service) decide(q *events.QuerySpec, memory int64, exclude string) fram
 	return s.fw.Place(fq, clusters, time.Now())
 }
 
-func (s *service) publishPlaced(ctx context.Context, q events.QuerySpec, cluster string, attempt int, reason string) error {
+func (s *service) publishPlaced(ctx context.Context, q events.QuerySpec, cluster string, attempt int, memory int64, reason string) error {
 	at := time.Now().UTC()
 	if _, err := s.pub.Publish(ctx, events.SubjectPlaced, events.MsgIDPlaced(q.ID, attempt), q.ID, events.TypeQueryPlaced,
-		events.QueryPlaced{Query: q, Cluster: cluster, Attempt: attempt, PlacedAt: at, Reason: reason}); err != nil {
+		events.QueryPlaced{Query: q, Cluster: cluster, Attempt: attempt, PlacedAt: at, MemoryBytes: memory, Reason: reason}); err != nil {
 		s.log.Warn("publish placed failed", "query", q.ID, "err", err)
 		return err
 	}
-	s.reg.MarkPlaced(q, cluster, attempt, at)
+	s.reg.MarkPlaced(q, cluster, attempt, at, memory)
 	return nil
 }
 
@@ -289,6 +293,11 @@ func (s *service) keepMoving(ctx context.Context) {
 		case <-s.reg.Changed():
 		}
 		now := time.Now()
+		for _, pl := range s.reg.Redispatch() {
+			if err := s.redispatch(ctx, pl); err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot place a query again after its dispatch failed, yet", "query", pl.Query.ID, "err", err)
+			}
+		}
 		for _, pl := range s.reg.Stranded(now, 0) {
 			if err := s.move(ctx, pl); err != nil && ctx.Err() == nil {
 				s.log.Warn("cannot move a stranded query yet", "query", pl.Query.ID, "from", pl.Cluster, "err", err)
@@ -309,31 +318,81 @@ var errNowhere = errors.New("no other cluster can take it now")
 
 // move gives a placed query that has not started to another cluster, fenced by its claim.
 func (s *service) move(ctx context.Context, pl registry.Placement) error {
-	id := pl.Query.ID
-	c, ok, err := s.claims.Get(ctx, id)
-	if err != nil || !ok {
+	c, ok, err := s.claimToMove(ctx, pl, events.ClaimPlaced)
+	if !ok {
 		return err
 	}
-	switch {
-	case c.Attempt > pl.Attempt && c.State == events.ClaimPlaced:
-		// Moved by a replica that crashed before publishing: publish what the claim says.
-		return s.publishPlaced(ctx, pl.Query, c.Cluster, c.Attempt, "moved (claim recovered)")
-	case c.Attempt != pl.Attempt || c.State != events.ClaimPlaced:
-		return nil // started or moved meanwhile: the events will tell
-	}
-	d := s.decide(&pl.Query, 0, pl.Cluster)
+	d := s.decide(&pl.Query, pl.MemoryBytes, map[string]bool{pl.Cluster: true})
 	if d.Chosen == "" {
 		return errNowhere
 	}
-	moved, err := s.claims.Move(ctx, id, c, d.Chosen)
+	s.log.Info("moving a query off a cluster that cannot start it", "query", pl.Query.ID, "from", pl.Cluster, "to", d.Chosen)
+	return s.moveClaim(ctx, pl, c, d.Chosen, fmt.Sprintf("moved from %s (it cannot start it now): %s", pl.Cluster, d.String()))
+}
+
+// redispatch places again a query whose dispatch failed before it started: on a cluster
+// where no dispatch of it failed yet when one can take it, else on any that can (a failed
+// cluster may have recovered). After DispatchAttempts failures it fails with
+// SLUICE_DISPATCH_FAILED, naming every failure.
+func (s *service) redispatch(ctx context.Context, pl registry.Placement) error {
+	c, ok, err := s.claimToMove(ctx, pl, events.ClaimDispatchFailed)
+	if !ok {
+		return err
+	}
+	if len(pl.Failures) >= max(s.cfg.DispatchAttempts, 1) {
+		parts := make([]string, len(pl.Failures))
+		for i, f := range pl.Failures {
+			parts[i] = fmt.Sprintf("attempt %d on %s: %s", f.Attempt+1, f.Cluster, f.Message)
+		}
+		qe := protocol.NewError(protocol.SluiceDispatchFailed, "Query could not be handed to a cluster (%d attempts): %s", len(pl.Failures), strings.Join(parts, "; "))
+		s.log.Warn("query failed: every dispatch failed", "query", pl.Query.ID, "attempts", len(pl.Failures))
+		return s.publishEnd(ctx, events.SubjectFailed, pl.Query.ID, qe)
+	}
+	failed := map[string]bool{}
+	for _, f := range pl.Failures {
+		failed[f.Cluster] = true
+	}
+	d := s.decide(&pl.Query, pl.MemoryBytes, failed)
+	if d.Chosen == "" {
+		d = s.decide(&pl.Query, pl.MemoryBytes, nil)
+	}
+	if d.Chosen == "" {
+		return nil // waits, like an admitted query, until a cluster can take it
+	}
+	last := pl.Failures[len(pl.Failures)-1]
+	s.log.Info("placing a query again after a failed dispatch", "query", pl.Query.ID, "failed_on", last.Cluster, "to", d.Chosen)
+	return s.moveClaim(ctx, pl, c, d.Chosen, fmt.Sprintf("dispatch to %s failed (%s); placed again: %s", last.Cluster, last.Message, d.String()))
+}
+
+// claimToMove reads the claim of a placement that did not start and reports whether it may
+// move now: the claim still names the placement's attempt, in state want. A claim that a
+// replica moved further but crashed before publishing is published now instead.
+func (s *service) claimToMove(ctx context.Context, pl registry.Placement, want events.ClaimState) (claims.Claim, bool, error) {
+	c, ok, err := s.claims.Get(ctx, pl.Query.ID)
+	if err != nil || !ok {
+		return c, false, err
+	}
+	switch {
+	case c.Attempt > pl.Attempt && c.State == events.ClaimPlaced:
+		return c, false, s.publishPlaced(ctx, pl.Query, c.Cluster, c.Attempt, pl.MemoryBytes, "placed again (claim recovered)")
+	case c.Attempt != pl.Attempt || c.State != want:
+		return c, false, nil // started or moved meanwhile: the events will tell
+	}
+	return c, true, nil
+}
+
+// moveClaim moves the claim c to cluster with the next attempt and publishes the placement.
+// A claim that changed meanwhile (the query started, or another replica moved it) is left
+// alone.
+func (s *service) moveClaim(ctx context.Context, pl registry.Placement, c claims.Claim, cluster, reason string) error {
+	moved, err := s.claims.Move(ctx, pl.Query.ID, c, cluster)
 	if errors.Is(err, claims.ErrConflict) {
-		return nil // it started on its cluster, or another replica moved it
+		return nil
 	}
 	if err != nil {
 		return err
 	}
-	s.log.Info("query moved off a cluster that cannot start it", "query", id, "from", pl.Cluster, "to", moved.Cluster, "attempt", moved.Attempt)
-	return s.publishPlaced(ctx, pl.Query, moved.Cluster, moved.Attempt, fmt.Sprintf("moved from %s (it cannot start it now): %s", pl.Cluster, d.String()))
+	return s.publishPlaced(ctx, pl.Query, moved.Cluster, moved.Attempt, pl.MemoryBytes, reason)
 }
 
 // lose fails a query that was running on a cluster that went silent.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -24,12 +25,22 @@ import (
 // fleet starts `sluice up` in this process and returns the Sluice URL and local-1's URL.
 func fleet(b *testing.B, maxRunning, slots int) (sluiceURL, clusterURL string) {
 	b.Helper()
-	dir := b.TempDir()
+	u, clusters := upFleet(b, cli.UpConfig{MaxRunning: maxRunning, Clusters: 2, Slots: slots})
+	return u, clusters["local-1"]
+}
+
+// upFleet starts `sluice up` with cfg in this process: its data in a temporary directory,
+// every listener on a free port, NATS in-process only, logs discarded. It returns the Sluice
+// URL and each local cluster's own URL by name ("local-1", ...), and stops it all when b ends.
+func upFleet(b *testing.B, cfg cli.UpConfig) (sluiceURL string, clusters map[string]string) {
+	b.Helper()
 	var mu sync.Mutex
-	clusters := map[string]string{}
-	cfg := cli.UpConfig{DataDir: dir, HTTPAddr: "127.0.0.1:0", NatsListen: "", MaxRunning: maxRunning, Clusters: 2,
-		Slots: slots, ClusterAddr: "127.0.0.1:0", AckWait: 10 * time.Second,
-		OnCluster: func(name, url string) { mu.Lock(); clusters[name] = url; mu.Unlock() }}
+	clusters = map[string]string{}
+	cfg.DataDir, cfg.HTTPAddr, cfg.NatsListen, cfg.ClusterAddr = b.TempDir(), "127.0.0.1:0", "", "127.0.0.1:0"
+	if cfg.AckWait == 0 {
+		cfg.AckWait = 10 * time.Second
+	}
+	cfg.OnCluster = func(name, url string) { mu.Lock(); clusters[name] = url; mu.Unlock() }
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
 	done := make(chan error, 1)
@@ -41,43 +52,57 @@ func fleet(b *testing.B, maxRunning, slots int) (sluiceURL, clusterURL string) {
 	case u := <-urlc:
 		mu.Lock()
 		defer mu.Unlock()
-		return u, clusters["local-1"]
+		return u, maps.Clone(clusters)
 	case err := <-done:
 		b.Fatalf("sluice up: %v", err)
 	case <-time.After(120 * time.Second):
 		b.Fatal("sluice up not ready")
 	}
-	return "", ""
+	return "", nil
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
 
 // runQuery submits sql to base and follows nextUri to the end, like a Trino client.
 func runQuery(base, sql string) error {
+	_, err := statement(base, sql, nil)
+	return err
+}
+
+// statement submits sql to base as user "bench" with the extra headers hdr, follows nextUri
+// to the end like a Trino client, and returns every row (numbers as json.Number).
+func statement(base, sql string, hdr http.Header) ([][]any, error) {
+	var rows [][]any
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/statement", strings.NewReader(sql))
-	req.Header.Set("X-Trino-User", "bench")
+	for k, v := range hdr {
+		req.Header[k] = v
+	}
 	for {
+		req.Header.Set("X-Trino-User", "bench")
 		resp, err := client.Do(req)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		var qr protocol.QueryResults
-		err = json.NewDecoder(resp.Body).Decode(&qr)
+		dec := json.NewDecoder(resp.Body)
+		dec.UseNumber()
+		err = dec.Decode(&qr)
 		resp.Body.Close()
 		if err != nil {
-			return fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
+			return nil, fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
 		}
 		if qr.Error != nil {
-			return qr.Error
+			return nil, qr.Error
 		}
+		rows = append(rows, qr.Data...)
 		if qr.NextURI == "" {
-			return nil
+			return rows, nil
 		}
 		req, _ = http.NewRequest(http.MethodGet, qr.NextURI, nil)
-		req.Header.Set("X-Trino-User", "bench")
 	}
 }
 
+// percentile returns the p-quantile (0..1) of sorted, nearest rank below.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -85,6 +110,7 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[int(p*float64(len(sorted)-1))]
 }
 
+// ms converts d to milliseconds.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // report prints a line and appends it to $SLUICE_BENCH_OUT when set.

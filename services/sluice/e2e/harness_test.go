@@ -111,6 +111,7 @@ func upStoppable(t *testing.T, dataDir string, mutate func(*cli.UpConfig)) (stri
 	case u := <-urlc:
 		return u, stop
 	case err := <-done:
+		once.Do(func() {}) // it has stopped: nothing for stop to wait for
 		t.Fatalf("sluice up ended before ready: %v", err)
 	case <-time.After(60 * time.Second):
 		t.Fatal("sluice up not ready within 60s")
@@ -192,9 +193,13 @@ func (c rawClient) results(method, url, body string) protocol.QueryResults {
 // run submits sql and follows nextUri to the end, returning every response.
 func (c rawClient) run(sql string) []protocol.QueryResults {
 	c.t.Helper()
-	var out []protocol.QueryResults
-	qr := c.results(http.MethodPost, c.base+"/v1/statement", sql)
-	out = append(out, qr)
+	return c.follow(c.results(http.MethodPost, c.base+"/v1/statement", sql))
+}
+
+// follow follows nextUri from the first response to the end, returning every response.
+func (c rawClient) follow(qr protocol.QueryResults) []protocol.QueryResults {
+	c.t.Helper()
+	out := []protocol.QueryResults{qr}
 	deadline := time.Now().Add(60 * time.Second)
 	for qr.NextURI != "" {
 		if time.Now().After(deadline) {

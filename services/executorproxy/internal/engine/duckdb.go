@@ -75,6 +75,13 @@ func (e *DuckDB) MemoryLimit(ctx context.Context) (int64, error) {
 }
 
 // parseDuckDBSize reads DuckDB's size strings: "19.2 GiB", "512.0 MiB", "1.5GB", "100 bytes".
+// MemoryUsage is the memory DuckDB's buffer manager holds now, over every tag.
+func (e *DuckDB) MemoryUsage(ctx context.Context) (int64, error) {
+	var used int64
+	err := e.db.QueryRowContext(ctx, "SELECT coalesce(sum(memory_usage_bytes), 0)::BIGINT FROM duckdb_memory()").Scan(&used)
+	return used, err
+}
+
 func parseDuckDBSize(v string) (int64, error) {
 	v = strings.TrimSpace(v)
 	i := strings.IndexFunc(v, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })

@@ -19,6 +19,7 @@ import (
 	"github.com/sluicehq/sluice/events"
 	session "github.com/sluicehq/sluice/pkg/clientsession"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/sealed"
 	"github.com/sluicehq/sluice/services/ingest/internal/clusters"
 	"github.com/sluicehq/sluice/services/ingest/internal/explain"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
@@ -50,6 +51,9 @@ type Options struct {
 	Clusters *clusters.Admin
 	// AdminToken, when set, is the bearer token the admin API requires.
 	AdminToken string
+	// Credentials, when set, seals each client's Authorization header into its query, for
+	// executor-proxies that forward credentials to a coordinator.
+	Credentials *sealed.Key
 }
 
 // Server is the HTTP handler of ingest.
@@ -151,9 +155,16 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
 		s.writeFailed(w, base, spec.ID, protocol.NewError(protocol.NotSupported, "Transactions are not supported by Sluice yet: send %sTransaction-Id: NONE", session.Prefix(spec.Protocol)))
 		return
 	}
+	auth := r.Header.Get("Authorization")
 	for attempt := 0; ; attempt++ {
 		spec.ID = s.minter.NewID()
 		span.SetAttributes(events.AttrQueryID.String(spec.ID))
+		if s.opts.Credentials != nil && auth != "" {
+			if spec.SealedAuthorization, err = s.opts.Credentials.Seal(spec.ID, auth); err != nil {
+				http.Error(w, "cannot seal the credentials: "+err.Error(), http.StatusInternalServerError)
+				return
+			}
+		}
 		ack, err := s.pub.Publish(ctx, events.SubjectSubmitted, events.MsgIDSubmitted(spec.ID), spec.ID, events.TypeQuerySubmitted, events.QuerySubmitted{Query: spec})
 		if err != nil {
 			s.log.Error("submit: publish failed", "err", err)
@@ -457,7 +468,7 @@ func (s *Server) strayExecutingDelete(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) queryKill(w http.ResponseWriter, r *http.Request) {
-	s.cancel(w, r, r.PathValue("id"), "canceled by the client")
+	s.cancel(w, r, s.cache.Resolve(r.PathValue("id")), "canceled by the client")
 }
 
 // cancel publishes a cancel request; admission (queued), placement (waiting for a cluster)
@@ -498,10 +509,14 @@ type QueryInfo struct {
 	// ResourceGroup is the fleet-wide resource group admission put the query in.
 	ResourceGroup string `json:"resourceGroupId,omitempty"`
 	Scheduled     bool   `json:"scheduled"`
+	// EngineQueryID is the query's ID on its Trino coordinator, when that assigned its own.
+	EngineQueryID string `json:"engineQueryId,omitempty"`
+	// DispatchErrors are the dispatches that failed before the query started elsewhere.
+	DispatchErrors []string `json:"dispatchErrors,omitempty"`
 }
 
 func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
+	id := s.cache.Resolve(r.PathValue("id"))
 	st, ok := s.lookup(r.Context(), id, time.Now().Add(200*time.Millisecond))
 	if !ok {
 		http.Error(w, "Query not found", http.StatusGone)
@@ -514,7 +529,8 @@ func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
 			"clientTags": q.ClientTags, "systemProperties": q.Session, "resourceEstimates": q.ResourceEstimate},
 		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": queuedMillis(st), "elapsedTimeMillis": elapsedMillis(st)},
 		Cluster:    st.Cluster, Attempts: st.Attempts, QueuedReason: s.queuedReason(r.Context(), st), ResourceGroup: st.Group,
-		Scheduled: st.State == events.StateRunning || st.State == events.StateFinished,
+		Scheduled:     st.State == events.StateRunning || st.State == events.StateFinished,
+		EngineQueryID: st.EngineQueryID, DispatchErrors: st.DispatchErrors,
 	}
 	if st.Error != nil {
 		info.ErrorType = st.Error.ErrorType

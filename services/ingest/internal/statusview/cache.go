@@ -14,6 +14,7 @@ import (
 type Cache struct {
 	mu      sync.Mutex
 	status  map[string]*events.QueryStatus
+	engine  map[string]string // a Trino coordinator's query ID → Sluice's
 	waiters map[string][]chan struct{}
 	ready   chan struct{}
 	watch   jetstream.KeyWatcher
@@ -27,6 +28,7 @@ func StartCache(ctx context.Context, kv jetstream.KeyValue) (*Cache, error) {
 	}
 	c := &Cache{
 		status:  map[string]*events.QueryStatus{},
+		engine:  map[string]string{},
 		waiters: map[string][]chan struct{}{},
 		ready:   make(chan struct{}),
 		watch:   w,
@@ -55,6 +57,9 @@ func (c *Cache) run(ctx context.Context) {
 			}
 			if e.Operation() != jetstream.KeyValuePut {
 				c.mu.Lock()
+				if st, ok := c.status[e.Key()]; ok && st.EngineQueryID != "" {
+					delete(c.engine, st.EngineQueryID)
+				}
 				delete(c.status, e.Key())
 				c.mu.Unlock()
 				continue
@@ -85,6 +90,9 @@ func (c *Cache) Offer(st *events.QueryStatus) {
 		return
 	}
 	c.status[id] = st
+	if st.EngineQueryID != "" {
+		c.engine[st.EngineQueryID] = id
+	}
 	for _, ch := range c.waiters[id] {
 		close(ch)
 	}
@@ -97,6 +105,18 @@ func (c *Cache) Get(id string) (*events.QueryStatus, bool) {
 	defer c.mu.Unlock()
 	st, ok := c.status[id]
 	return st, ok
+}
+
+// Resolve maps the query ID a Trino coordinator gave a query to Sluice's ID (clients that
+// read the ID from a coordinator's page send that one to /v1/query/{id}); other IDs are
+// returned as they are.
+func (c *Cache) Resolve(id string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if sluiceID, ok := c.engine[id]; ok {
+		return sluiceID
+	}
+	return id
 }
 
 // Changed returns a channel closed at the next change of id.

@@ -6,6 +6,7 @@ package statusview
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/nats-io/nats.go"
 	"github.com/sluicehq/sluice/events"
@@ -92,7 +93,18 @@ func Apply(st *events.QueryStatus, subject string, seq uint64, h nats.Header, da
 		next.Cluster = p.Cluster
 		next.NextURI = p.NextURI
 		next.StartedAt = p.StartedAt
+		next.EngineQueryID = p.EngineQueryID
 		advance(events.StateRunning)
+	case events.SubjectDispatchFailed:
+		var p events.QueryDispatchFailed
+		if _, err := events.Decode(h, data, ceType, &p); err != nil {
+			return st, err
+		}
+		next.Query.ID = p.QueryID
+		line := fmt.Sprintf("attempt %d on %s: %s", p.Attempt+1, p.Cluster, p.Error.Message)
+		if !slices.Contains(next.DispatchErrors, line) {
+			next.DispatchErrors = append(slices.Clip(next.DispatchErrors), line)
+		}
 	case events.SubjectFinished, events.SubjectFailed, events.SubjectCanceled, events.SubjectRejected:
 		var p events.QueryEnded
 		if _, err := events.Decode(h, data, ceType, &p); err != nil {

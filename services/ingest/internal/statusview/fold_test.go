@@ -317,3 +317,20 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 		t.Fatal("decode accepted garbage")
 	}
 }
+
+// TestDispatchFailuresAndEngineID: failed dispatches are listed once each, in order, and
+// the query that then starts on a Trino coordinator records the coordinator's ID.
+func TestDispatchFailuresAndEngineID(t *testing.T) {
+	failed := func(seq uint64, cluster string, attempt int) ev {
+		return mk(t, seq, events.SubjectDispatchFailed, events.QueryDispatchFailed{QueryID: testID, Cluster: cluster, Attempt: attempt,
+			Error: events.QueryErrorInfo{Message: "HTTP 503", ErrorName: "SLUICE_DISPATCH_FAILED"}})
+	}
+	start := mk(t, 8, events.SubjectStarted, events.QueryStarted{QueryID: testID, Cluster: "b", Attempt: 2, NextURI: "http://b/x", EngineQueryID: "20260101_000000_00000_bbbbb"})
+	st := fold(t, nil, submitted(t, 1), admitted(t, 2), placed(t, 3, "a", 0), failed(4, "a", 0), failed(4, "a", 0),
+		placed(t, 5, "b", 1), failed(6, "b", 1), placed(t, 7, "b", 2), start)
+	want := []string{"attempt 1 on a: HTTP 503", "attempt 2 on b: HTTP 503"}
+	if !reflect.DeepEqual(st.DispatchErrors, want) || st.Attempts != 3 || st.State != events.StateRunning ||
+		st.EngineQueryID != "20260101_000000_00000_bbbbb" || st.Cluster != "b" {
+		t.Fatalf("status = %+v", st)
+	}
+}

@@ -1,7 +1,10 @@
 package framework
 
 import (
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,7 +19,8 @@ type Framework struct {
 	normalizers []NormalizeScorePlugin // nil where the scorer does not normalize
 	weights     []int64
 	scoreInfo   []WeightedPlugin
-	pool        sync.Pool // of *scratch
+	pool        sync.Pool     // of *scratch
+	turn        atomic.Uint64 // rotates the winner among candidates that tie completely
 }
 
 // scratch holds the working buffers of one Place call.
@@ -43,7 +47,9 @@ func (f *Framework) Scores() []WeightedPlugin { return append([]WeightedPlugin(n
 // failing filter and its reason are recorded in Decision.Filtered. The clusters that pass
 // every filter are scored by every score plugin (normalized where the plugin asks,
 // clamped to [0, MaxScore]); the total is the sum of score × weight. The highest total
-// wins; ties go to fewer Placed queries, then to the smaller name. Chosen is "" when no
+// wins; ties go to fewer Placed queries; candidates still equal take turns, in name order
+// from one decision to the next (the first decision of a Framework picks the smallest
+// name), so that an idle fleet is not all sent to one cluster. Chosen is "" when no
 // cluster passes the filters. Nil clusters are skipped; a nil q counts as an empty Query.
 // Place does not modify q or the clusters.
 func (f *Framework) Place(q *Query, clusters []*Cluster, now time.Time) Decision {
@@ -75,7 +81,7 @@ func (f *Framework) Place(q *Query, clusters []*Cluster, now time.Time) Decision
 	}
 	if len(s.feasible) > 0 {
 		d.Scores = f.score(s, q, clusters)
-		d.Chosen = d.Scores[best(d.Scores)].Cluster
+		d.Chosen = d.Scores[f.best(d.Scores)].Cluster
 	}
 	s.cs = CycleState{}
 	clear(s.filtered) // drop references to reason strings
@@ -125,15 +131,32 @@ func (f *Framework) score(s *scratch, q *Query, clusters []*Cluster) []ScoreResu
 	return out
 }
 
-// best returns the index of the winner among scores (not empty).
-func best(scores []ScoreResult) int {
-	b := 0
+// best returns the index of the winner among scores (not empty): the highest total, then
+// the fewest placed queries; among candidates equal on both, the next in turn by name.
+func (f *Framework) best(scores []ScoreResult) int {
+	b, tied := 0, 1
 	for j := 1; j < len(scores); j++ {
-		if ranksBefore(&scores[j], &scores[b]) {
-			b = j
+		switch a := &scores[j]; {
+		case a.Total == scores[b].Total && a.Placed == scores[b].Placed:
+			tied++
+		case ranksBefore(a, &scores[b]):
+			b, tied = j, 1
 		}
 	}
-	return b
+	if tied == 1 {
+		return b
+	}
+	// The k-th of the tied candidates in name order.
+	k := int((f.turn.Add(1) - 1) % uint64(tied))
+	top := scores[b]
+	names := make([]int, 0, tied)
+	for j := range scores {
+		if scores[j].Total == top.Total && scores[j].Placed == top.Placed {
+			names = append(names, j)
+		}
+	}
+	slices.SortFunc(names, func(x, y int) int { return strings.Compare(scores[x].Cluster, scores[y].Cluster) })
+	return names[k]
 }
 
 // ranksBefore orders candidates: higher total, then fewer placed queries, then name.

@@ -187,11 +187,6 @@ func TestPlaceTieBreak(t *testing.T) {
 			ready("b", func(c *Cluster) { c.Running = 2; c.Placed = 1 }),
 			ready("c", func(c *Cluster) { c.Running = 2; c.Placed = 2 }),
 		}, "b"},
-		{"then the smaller name", []*Cluster{
-			ready("m", func(c *Cluster) { c.Running = 2 }),
-			ready("k", func(c *Cluster) { c.Running = 2 }),
-			ready("z", func(c *Cluster) { c.Running = 2 }),
-		}, "k"},
 		{"a higher total beats fewer placed", []*Cluster{
 			ready("a", func(c *Cluster) { c.Running = 5 }),
 			ready("b", func(c *Cluster) { c.Placed = 3 }),
@@ -209,6 +204,27 @@ func TestPlaceTieBreak(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestPlaceTiesTakeTurns: candidates equal on total and placed queries win in turn, in name
+// order whatever the input order, so that an idle fleet is not all sent to one cluster.
+func TestPlaceTiesTakeTurns(t *testing.T) {
+	t.Parallel()
+	f := mustNew(t, Profile{Name: "p", Scores: []WeightedPlugin{{NameLeastLoaded, 1}}}, nil)
+	clusters := []*Cluster{
+		ready("m", func(c *Cluster) { c.Running = 2 }),
+		ready("k", func(c *Cluster) { c.Running = 2 }),
+		ready("busy", func(c *Cluster) { c.Running = 3 }),
+		ready("z", func(c *Cluster) { c.Running = 2 }),
+	}
+	var got []string
+	for r := range 6 {
+		in := append(slices.Clone(clusters[r%4:]), clusters[:r%4]...)
+		got = append(got, f.Place(sqlQuery(), in, t0).Chosen)
+	}
+	if want := []string{"k", "m", "z", "k", "m", "z"}; !slices.Equal(got, want) {
+		t.Fatalf("winners %v, want %v", got, want)
 	}
 }
 

@@ -7,6 +7,7 @@ package registry
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -26,6 +27,20 @@ type Placement struct {
 	Attempt  int
 	Started  bool
 	PlacedAt time.Time
+	// MemoryBytes is the memory estimate the placement used.
+	MemoryBytes int64
+	// DispatchFailed: the executor-proxy of Cluster could not hand this attempt to its
+	// engine; the query ran nowhere and waits to be placed again.
+	DispatchFailed bool
+	// Failures are the failed dispatches of every attempt so far, oldest first.
+	Failures []Failure
+}
+
+// Failure is one dispatch that failed before the query started.
+type Failure struct {
+	Cluster string
+	Attempt int
+	Message string
 }
 
 // endedKeep bounds the ended query IDs remembered (late events of the same query come
@@ -115,7 +130,7 @@ func (r *Registry) SetStatic(cfg *clusterconfig.Config) {
 	r.notify()
 }
 
-// Apply folds placed, started and terminal events.
+// Apply folds placed, dispatch-failed, started and terminal events.
 func (r *Registry) Apply(subject string, h nats.Header, data []byte) error {
 	switch {
 	case subject == events.SubjectPlaced:
@@ -123,7 +138,19 @@ func (r *Registry) Apply(subject string, h nats.Header, data []byte) error {
 		if _, err := events.Decode(h, data, events.TypeQueryPlaced, &p); err != nil {
 			return err
 		}
-		r.MarkPlaced(p.Query, p.Cluster, p.Attempt, p.PlacedAt)
+		r.MarkPlaced(p.Query, p.Cluster, p.Attempt, p.PlacedAt, p.MemoryBytes)
+	case subject == events.SubjectDispatchFailed:
+		var p events.QueryDispatchFailed
+		if _, err := events.Decode(h, data, events.TypeQueryDispatchFailed, &p); err != nil {
+			return err
+		}
+		r.mu.Lock()
+		if pl, ok := r.placements[p.QueryID]; ok && pl.Attempt == p.Attempt && !pl.DispatchFailed {
+			pl.DispatchFailed = true
+			pl.Failures = append(slices.Clip(pl.Failures), Failure{Cluster: p.Cluster, Attempt: p.Attempt, Message: p.Error.Message})
+		}
+		r.mu.Unlock()
+		r.notify()
 	case subject == events.SubjectStarted:
 		var p events.QueryStarted
 		if _, err := events.Decode(h, data, events.TypeQueryStarted, &p); err != nil {
@@ -146,20 +173,38 @@ func (r *Registry) Apply(subject string, h nats.Header, data []byte) error {
 
 // MarkPlaced records that a query is placed on cluster at attempt. A placement of an older
 // attempt than the one known changes nothing.
-func (r *Registry) MarkPlaced(q events.QuerySpec, cluster string, attempt int, at time.Time) {
+// The failures of earlier attempts carry over.
+func (r *Registry) MarkPlaced(q events.QuerySpec, cluster string, attempt int, at time.Time, memory int64) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.ended[q.ID]; ok {
 		return
 	}
+	var failures []Failure
 	if prev, ok := r.placements[q.ID]; ok {
 		if prev.Attempt >= attempt {
 			return
 		}
 		r.load[prev.Cluster]--
+		failures = prev.Failures
 	}
-	r.placements[q.ID] = &Placement{Query: q, Cluster: cluster, Attempt: attempt, PlacedAt: at}
+	r.placements[q.ID] = &Placement{Query: q, Cluster: cluster, Attempt: attempt, PlacedAt: at, MemoryBytes: memory, Failures: failures}
 	r.load[cluster]++
+}
+
+// Redispatch returns the placements whose dispatch failed and that were not placed again
+// yet, oldest first.
+func (r *Registry) Redispatch() []Placement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []Placement
+	for _, pl := range r.placements {
+		if pl.DispatchFailed && !pl.Started {
+			out = append(out, *pl)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].PlacedAt.Before(out[j].PlacedAt) })
+	return out
 }
 
 // MarkEnded records that a query ended: it frees its cluster's load.
@@ -265,7 +310,7 @@ func (r *Registry) Stranded(now time.Time, grace time.Duration) []Placement {
 	defer r.mu.Unlock()
 	var out []Placement
 	for _, pl := range r.placements {
-		if !pl.Started && now.Sub(pl.PlacedAt) >= grace && !r.placeableLocked(pl.Cluster, now) {
+		if !pl.Started && !pl.DispatchFailed && now.Sub(pl.PlacedAt) >= grace && !r.placeableLocked(pl.Cluster, now) {
 			out = append(out, *pl)
 		}
 	}

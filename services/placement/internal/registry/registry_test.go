@@ -244,3 +244,37 @@ func TestWatch(t *testing.T) {
 	}
 	natstest.Eventually(t, 5*time.Second, "the heartbeat gone", func() bool { return state("early") == "" })
 }
+
+// TestRedispatch: a failed dispatch of the current attempt makes the placement wait for a
+// new one (it is not also stranded); a stale attempt's failure changes nothing; the
+// failures and the memory estimate carry over to the next attempt.
+func TestRedispatch(t *testing.T) {
+	t.Parallel()
+	r := New(time.Second)
+	r.SetHeartbeat("sick", hb("sick", events.ClusterUnhealthy, 4, 0))
+	apply(t, r, events.SubjectPlaced, "q1", events.QueryPlaced{Query: events.QuerySpec{ID: "q1"}, Cluster: "a", Attempt: 0, PlacedAt: now, MemoryBytes: 1 << 30})
+	placed(t, r, "q2", "sick", 1, now.Add(-time.Minute))
+	fail := func(id, cluster string, attempt int) {
+		apply(t, r, events.SubjectDispatchFailed, id, events.QueryDispatchFailed{QueryID: id, Cluster: cluster, Attempt: attempt, Error: events.QueryErrorInfo{Message: "503"}})
+	}
+	fail("q2", "sick", 0) // an older attempt: ignored
+	fail("q1", "a", 0)
+	fail("q1", "a", 0) // a redelivered event counts once
+	got := r.Redispatch()
+	if len(got) != 1 || got[0].Query.ID != "q1" || len(got[0].Failures) != 1 || got[0].MemoryBytes != 1<<30 {
+		t.Fatalf("Redispatch = %+v", got)
+	}
+	for _, pl := range r.Stranded(now.Add(time.Hour), 0) {
+		if pl.Query.ID == "q1" {
+			t.Errorf("a failed dispatch is also stranded: %+v", pl)
+		}
+	}
+	apply(t, r, events.SubjectPlaced, "q1", events.QueryPlaced{Query: events.QuerySpec{ID: "q1"}, Cluster: "b", Attempt: 1, PlacedAt: now, MemoryBytes: 1 << 30})
+	if got := r.Redispatch(); len(got) != 0 {
+		t.Fatalf("placed again but still waiting: %+v", got)
+	}
+	pl, _ := r.Placement("q1")
+	if pl.Cluster != "b" || pl.DispatchFailed || len(pl.Failures) != 1 || pl.Failures[0].Cluster != "a" || pl.MemoryBytes != 1<<30 {
+		t.Fatalf("placement after the new attempt = %+v", pl)
+	}
+}

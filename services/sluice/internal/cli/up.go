@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -38,6 +39,13 @@ type UpConfig struct {
 	ClusterAddr    string        `envconfig:"CLUSTER_ADDR" default:"127.0.0.1:0" desc:"listen address of each local cluster (port 0: any free port; a fixed port N gives N, N+1, ...)"`
 	AckWait        time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
 	ClientTimeout  time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"queries whose client stopped polling for this long are canceled (ABANDONED_QUERY)"`
+	Coordinators   string        `envconfig:"COORDINATORS" desc:"clusters backed by real coordinators, besides the local ones: name=trino:URL or name=presto:URL, comma separated (e.g. prod-1=trino:http://10.0.0.5:8080)"`
+	Credentials    string        `envconfig:"COORDINATOR_CREDENTIALS" default:"forward" desc:"how queries authenticate to the coordinators: forward (the client's own credentials) or impersonate (as COORDINATOR_USER)"`
+	CoordUser      string        `envconfig:"COORDINATOR_USER" default:"sluice" desc:"Sluice's user on the coordinators"`
+	CoordPassword  string        `envconfig:"COORDINATOR_PASSWORD" desc:"password of COORDINATOR_USER"`
+	CredentialsKey string        `envconfig:"CREDENTIALS_KEY" desc:"32 bytes in base64: seals client Authorization headers so that they can be forwarded to the coordinators"`
+	Dispatches     int           `envconfig:"DISPATCH_ATTEMPTS" default:"3" desc:"failed dispatches (cluster down, 5xx) a query may have, each placed again elsewhere, before it fails"`
+	LostAfter      time.Duration `envconfig:"CLUSTER_LOST_AFTER" default:"30s" desc:"queries running on a cluster silent for this long fail with SLUICE_CLUSTER_LOST"`
 
 	// OnCluster, when set, is called with each local cluster's name and base URL once it
 	// takes work (benchmarks compare against a cluster's own endpoint).
@@ -134,8 +142,12 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 			}
 		}()
 	}
+	coords, err := parseCoordinators(cfg.Coordinators)
+	if err != nil {
+		return err
+	}
 	pending := sync.WaitGroup{}
-	pending.Add(1 + cfg.Clusters)
+	pending.Add(1 + cfg.Clusters + len(coords))
 	var ingestURL string
 	clusterHost, clusterPort, err := net.SplitHostPort(cfg.ClusterAddr)
 	if err != nil {
@@ -161,19 +173,37 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		}
 		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
 	}
+	for _, cc := range coords {
+		xc := executorproxy.Config{
+			Cluster: cc.name, HTTPAddr: net.JoinHostPort(clusterHost, "0"), Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait,
+			ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond, Backend: cc.kind, CoordinatorURL: cc.url,
+			Credentials: cfg.Credentials, CoordinatorUser: cfg.CoordUser, CoordinatorPassword: cfg.CoordPassword, CredentialsKey: cfg.CredentialsKey,
+			CoordinatorPoll: 500 * time.Millisecond, CoordinatorLostAfter: cfg.LostAfter, DispatchTimeout: 10 * time.Second,
+			Server: ns, Logger: log, Topology: &topo,
+			Ready: func(url string) {
+				if cfg.OnCluster != nil {
+					cfg.OnCluster(cc.name, url)
+				}
+				pending.Done()
+			},
+		}
+		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
+	}
 	start("admission", func(ctx context.Context) error {
 		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, ResourceGroupsFile: cfg.ResourceGroups, UserGroupsFile: cfg.UserGroups,
 			StarvationAge: cfg.StarvationAge, ConfigPoll: time.Second, LeaseRenew: 250 * time.Millisecond, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("placement", func(ctx context.Context) error {
-		return placement.Run(ctx, placement.Config{HeartbeatTimeout: 3 * time.Second, AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
+		return placement.Run(ctx, placement.Config{HeartbeatTimeout: 3 * time.Second, AckWait: 30 * time.Second, DispatchAttempts: cfg.Dispatches,
+			LostAfter: cfg.LostAfter, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("scheduler", func(ctx context.Context) error {
 		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("ingest", func(ctx context.Context) error {
 		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, VerdictWait: time.Second,
-			Server: ns, Logger: log, Topology: &topo,
+			CredentialsKey: cfg.CredentialsKey,
+			Server:         ns, Logger: log, Topology: &topo,
 			Ready: func(addr string) { ingestURL = "http://" + addr; pending.Done() }})
 	})
 	readyc := make(chan struct{})
@@ -191,4 +221,33 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		all = append(all, err)
 	}
 	return errors.Join(all...)
+}
+
+// coordinatorCluster is one entry of SLUICE_COORDINATORS.
+type coordinatorCluster struct{ name, kind, url string }
+
+// parseCoordinators reads "name=trino:URL,name=presto:URL".
+func parseCoordinators(s string) ([]coordinatorCluster, error) {
+	var out []coordinatorCluster
+	seen := map[string]bool{}
+	for _, item := range strings.Split(s, ",") {
+		item = strings.TrimSpace(item)
+		if item == "" {
+			continue
+		}
+		name, rest, ok1 := strings.Cut(item, "=")
+		kind, url, ok2 := strings.Cut(rest, ":")
+		if !ok1 || !ok2 || (kind != "trino" && kind != "presto") || url == "" {
+			return nil, fmt.Errorf("SLUICE_COORDINATORS: %q is not name=trino:URL or name=presto:URL", item)
+		}
+		if err := events.ValidateClusterName(name); err != nil {
+			return nil, fmt.Errorf("SLUICE_COORDINATORS: %w", err)
+		}
+		if seen[name] || strings.HasPrefix(name, "local-") {
+			return nil, fmt.Errorf("SLUICE_COORDINATORS: cluster name %q is taken (local-N names the local clusters)", name)
+		}
+		seen[name] = true
+		out = append(out, coordinatorCluster{name: name, kind: kind, url: url})
+	}
+	return out, nil
 }
