@@ -384,3 +384,53 @@ func TestRetryElsewhere(t *testing.T) {
 		b.FailSubmissions(0)
 	})
 }
+
+// TestCoordinatorDiesMidRun stops a coordinator while it runs a query: the query fails
+// with SLUICE_CLUSTER_LOST once the coordinator has not answered for SLUICE_CLUSTER_LOST_AFTER,
+// the cluster turns unhealthy, and the next query goes to the other coordinator.
+func TestCoordinatorDiesMidRun(t *testing.T) {
+	cos := map[string]*testcoordinator.Coordinator{}
+	stops := map[string]func(){}
+	var spec []string
+	for _, name := range []string{"a", "b"} {
+		co := testcoordinator.New(testcoordinator.Options{MaxWait: time.Second})
+		u, stop := co.Start()
+		t.Cleanup(stop)
+		cos[name], stops[name] = co, stop
+		co.Script("SELECT slow", testcoordinator.Result{Columns: []protocol.Column{{Name: "n", Type: "bigint"}}, Rows: [][]any{{1}}, Hold: true})
+		spec = append(spec, name+"=trino:"+u)
+	}
+	url, js := upWithCoordinators(t, strings.Join(spec, ","), func(c *cli.UpConfig) { c.LostAfter = 2 * time.Second })
+	c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "alice"}}
+	natstest.Eventually(t, 15*time.Second, "both clusters ready", func() bool {
+		_, body := c.do(http.MethodGet, url+"/v1/clusters", "")
+		return strings.Count(string(body), `"ready"`) == 2
+	})
+	first := c.results(http.MethodPost, url+"/v1/statement", "SELECT slow")
+	var info sluiceInfo
+	natstest.Eventually(t, 15*time.Second, "slow query running", func() bool {
+		info = getSluiceInfo(t, url, first.ID)
+		return info.State == "RUNNING"
+	})
+	dead, other := info.Cluster, map[string]string{"a": "b", "b": "a"}[info.Cluster]
+	stops[dead]()
+
+	subject, ended := endedEvent(t, js, first.ID)
+	if subject != events.SubjectFailed || ended.Error == nil || ended.Error.ErrorName != protocol.SluiceClusterLost.Name {
+		t.Fatalf("query on the dead coordinator ended %s %+v; want failed SLUICE_CLUSTER_LOST", subject, ended.Error)
+	}
+	natstest.Eventually(t, 15*time.Second, dead+" unhealthy", func() bool {
+		_, body := c.do(http.MethodGet, url+"/v1/clusters/"+dead, "")
+		return strings.Contains(string(body), `"unhealthy"`)
+	})
+	pages := c.run("SELECT 3")
+	if last := pages[len(pages)-1]; last.Error != nil {
+		t.Fatalf("query after the coordinator died: %+v", last.Error)
+	}
+	if got := getSluiceInfo(t, url, pages[0].ID); got.Cluster != other {
+		t.Errorf("next query ran on %q, want %q", got.Cluster, other)
+	}
+	if n := len(cos[other].Queries()); n != 1 {
+		t.Errorf("%s saw %d queries, want 1", other, n)
+	}
+}
