@@ -227,6 +227,11 @@ type ClusterHeartbeat struct {
 	// MemoryBytes is the memory the cluster can give queries; summed over ready clusters it
 	// is the fleet memory that percentage softMemoryLimits are shares of.
 	MemoryBytes int64 `json:"memoryBytes,omitempty"`
+	// Region, RoutingGroup and Tables (catalog.schema.table) describe the cluster as it
+	// knows itself; an entry of the clusters file (SLUICE_CLUSTERS) overrides them.
+	Region       string   `json:"region,omitempty"`
+	RoutingGroup string   `json:"routingGroup,omitempty"`
+	Tables       []string `json:"tables,omitempty"`
 	// UsedMemoryBytes is the memory its running queries hold now (0 when unknown).
 	UsedMemoryBytes int64 `json:"usedMemoryBytes,omitempty"`
 	// CPULoad is the busy share of the cluster's CPUs since the previous heartbeat, 0 to 1

@@ -451,7 +451,8 @@ func (x *executor) heartbeat(ctx context.Context) {
 func (x *executor) heartbeatValue(ctx context.Context) events.ClusterHeartbeat {
 	x.mu.Lock()
 	hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: x.engineName(), State: x.reportedState(),
-		Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC()}
+		Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC(),
+		Region: x.cfg.Region, RoutingGroup: x.cfg.RoutingGroup, Tables: x.cfg.Tables}
 	x.mu.Unlock()
 	if x.coord != nil {
 		x.remoteState(&hb)

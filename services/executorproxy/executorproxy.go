@@ -49,6 +49,9 @@ type Config struct {
 	ResultBufferBytes int           `envconfig:"RESULT_BUFFER_BYTES" default:"16777216" desc:"unread result bytes buffered per query before the query waits for its client"`
 	ClientTimeout     time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"results no client fetched for this long are dropped (ABANDONED_QUERY)"`
 	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"500ms" desc:"heartbeat period"`
+	Region            string        `envconfig:"REGION" desc:"region of this cluster, reported for placement's region affinity (the clusters file overrides it)"`
+	RoutingGroup      string        `envconfig:"ROUTING_GROUP" desc:"routing group of this cluster (the clusters file overrides it)"`
+	Tables            []string      `envconfig:"TABLES" desc:"tables this cluster can serve, catalog.schema.table, comma separated, for data locality (default with duckdb: every attached table; the clusters file overrides it)"`
 
 	Backend              string        `envconfig:"BACKEND" default:"duckdb" desc:"what runs this cluster's queries: duckdb (in-process DuckDB over Parquet), trino or presto (the coordinator at COORDINATOR_URL)"`
 	CoordinatorURL       string        `envconfig:"COORDINATOR_URL" desc:"base URL of the Trino or Presto coordinator (BACKEND=trino|presto)"`
@@ -145,6 +148,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		defer x.db.Close()
+		if len(x.cfg.Tables) == 0 {
+			x.cfg.Tables = x.db.Tables()
+		}
 		if x.memory, err = x.db.MemoryLimit(ctx); err != nil {
 			log.Warn("cannot read DuckDB's memory limit; percentage memory limits will not count this cluster", "err", err)
 		}

@@ -256,7 +256,36 @@ func (s *service) decide(q *events.QuerySpec, memory int64, exclude map[string]b
 		}
 		clusters = kept
 	}
-	return s.fw.Place(fq, clusters, time.Now())
+	d := s.fw.Place(fq, clusters, time.Now())
+	if d.Chosen == "" && len(fq.Tables) > 0 && !anyServes(clusters, fq.Tables) {
+		// No cluster lists every table the query reads (a typo, or a table no cluster
+		// declares): locality cannot be honoured, so it is placed without it and the
+		// engine answers, e.g. TABLE_NOT_FOUND, instead of the query waiting forever.
+		fq.Tables = nil
+		d = s.fw.Place(fq, clusters, time.Now())
+	}
+	return d
+}
+
+// anyServes reports whether some cluster, whatever its state, can serve every table:
+// it lists them all, or it lists none (it serves anything).
+func anyServes(clusters []*framework.Cluster, tables []string) bool {
+	for _, c := range clusters {
+		if len(c.Tables) == 0 {
+			return true
+		}
+		all := true
+		for _, t := range tables {
+			if !c.Tables.Has(t) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *service) publishPlaced(ctx context.Context, q events.QuerySpec, cluster string, attempt int, memory int64, reason string) error {

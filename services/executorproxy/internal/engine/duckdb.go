@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -38,6 +39,7 @@ type DuckDB struct {
 	// applied remembers the session (catalog, schema, time zone) last set on each pooled
 	// DuckDB connection, so that USE and SET run only when a query needs other settings.
 	applied sync.Map // driver connection → string
+	tables  []string // catalog.schema.table of every attached table
 }
 
 var ident = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
@@ -75,6 +77,9 @@ func (e *DuckDB) MemoryLimit(ctx context.Context) (int64, error) {
 }
 
 // parseDuckDBSize reads DuckDB's size strings: "19.2 GiB", "512.0 MiB", "1.5GB", "100 bytes".
+// Tables lists the tables of the attached catalogs as catalog.schema.table.
+func (e *DuckDB) Tables() []string { return slices.Clone(e.tables) }
+
 // MemoryUsage is the memory DuckDB's buffer manager holds now, over every tag.
 func (e *DuckDB) MemoryUsage(ctx context.Context) (int64, error) {
 	var used int64
@@ -135,6 +140,7 @@ func (e *DuckDB) attach(ctx context.Context, c Catalog) error {
 			if _, err := e.db.ExecContext(ctx, q); err != nil {
 				return fmt.Errorf("engine: table %s.%s.%s: %w", c.Name, schema, table, err)
 			}
+			e.tables = append(e.tables, c.Name+"."+schema+"."+table)
 		}
 	}
 	return nil

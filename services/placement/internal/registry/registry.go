@@ -47,6 +47,12 @@ type Failure struct {
 // within the stream's duplicate window).
 const endedKeep = 65536
 
+// heartbeatTables is the table set a cluster reports, with the list it was built from.
+type heartbeatTables struct {
+	list []string
+	set  framework.TableSet
+}
+
 // Registry is safe for concurrent use.
 type Registry struct {
 	mu         sync.Mutex
@@ -55,6 +61,7 @@ type Registry struct {
 	wishes     map[string]events.ClusterWish
 	static     *clusterconfig.Config
 	tables     map[string]framework.TableSet // of static, built once per file
+	hbTables   map[string]heartbeatTables    // of heartbeats, built when their list changes
 	placements map[string]*Placement
 	load       map[string]int // cluster → placed and not ended
 	ended      map[string]struct{}
@@ -66,7 +73,7 @@ type Registry struct {
 
 // New returns an empty registry.
 func New(timeout time.Duration) *Registry {
-	return &Registry{clusters: map[string]events.ClusterHeartbeat{}, lastSeen: map[string]time.Time{}, wishes: map[string]events.ClusterWish{},
+	return &Registry{clusters: map[string]events.ClusterHeartbeat{}, hbTables: map[string]heartbeatTables{}, lastSeen: map[string]time.Time{}, wishes: map[string]events.ClusterWish{},
 		static: &clusterconfig.Config{Clusters: map[string]clusterconfig.Cluster{}}, placements: map[string]*Placement{},
 		load: map[string]int{}, ended: map[string]struct{}{}, changed: make(chan struct{}, 1), Timeout: timeout}
 }
@@ -108,6 +115,9 @@ func (r *Registry) SetHeartbeat(cluster string, hb *events.ClusterHeartbeat) {
 	if hb != nil {
 		r.clusters[cluster] = *hb
 		delete(r.lastSeen, cluster)
+		if cur := r.hbTables[cluster]; !slices.Equal(cur.list, hb.Tables) {
+			r.hbTables[cluster] = heartbeatTables{list: hb.Tables, set: framework.NewTableSet(hb.Tables...)}
+		}
 	} else if prev, ok := r.clusters[cluster]; ok {
 		r.lastSeen[cluster] = prev.At
 		delete(r.clusters, cluster)
@@ -273,6 +283,10 @@ func (r *Registry) clusterLocked(name string) *framework.Cluster {
 	if beating {
 		c.URL, c.Engine, c.State, c.Slots, c.Running, c.Queued, c.MemoryBytes, c.LastHeartbeat =
 			hb.URL, hb.Engine, framework.State(hb.State), hb.Slots, hb.Running, hb.Queued, hb.MemoryBytes, hb.At
+		c.RoutingGroup, c.Region, c.MemoryUsedBytes, c.CPULoad = hb.RoutingGroup, hb.Region, hb.UsedMemoryBytes, hb.CPULoad
+		if len(hb.Tables) > 0 {
+			c.Tables = r.hbTables[name].set
+		}
 	}
 	if configured {
 		if c.URL == "" {
@@ -281,7 +295,16 @@ func (r *Registry) clusterLocked(name string) *framework.Cluster {
 		if c.Engine == "" {
 			c.Engine = st.Engine
 		}
-		c.RoutingGroup, c.Region, c.Weight, c.MaxSlots, c.Tables = st.RoutingGroup, st.Region, st.Weight, st.MaxSlots, r.tables[name]
+		c.Weight, c.MaxSlots = st.Weight, st.MaxSlots
+		if st.RoutingGroup != "" {
+			c.RoutingGroup = st.RoutingGroup
+		}
+		if st.Region != "" {
+			c.Region = st.Region
+		}
+		if ts, ok := r.tables[name]; ok {
+			c.Tables = ts
+		}
 	}
 	c.Capabilities = framework.Kinds(framework.KindSQL)
 	if (configured && st.RunsPlans()) || (!configured && (c.Engine == "" || c.Engine == "duckdb")) {

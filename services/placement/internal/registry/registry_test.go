@@ -82,6 +82,34 @@ func TestClustersView(t *testing.T) {
 	}
 }
 
+// TestHeartbeatDescribesTheCluster: without a clusters-file entry, a cluster's region,
+// routing group, tables, used memory and CPU load come from its heartbeat; a file entry
+// overrides the fields it sets.
+func TestHeartbeatDescribesTheCluster(t *testing.T) {
+	t.Parallel()
+	r := New(time.Second)
+	for _, name := range []string{"self", "filed"} {
+		h := hb(name, events.ClusterReady, 4, 0)
+		h.Region, h.RoutingGroup, h.Tables, h.UsedMemoryBytes, h.CPULoad = "us", "adhoc", []string{"tpch.tiny.orders"}, 1<<20, 0.5
+		r.SetHeartbeat(name, h)
+	}
+	r.SetStatic(&clusterconfig.Config{Clusters: map[string]clusterconfig.Cluster{"filed": {Name: "filed", Region: "eu", Weight: 1}}})
+	got := byName(r)
+	if s := got["self"]; s.Region != "us" || s.RoutingGroup != "adhoc" || !s.Tables.Has("tpch.tiny.orders") || s.MemoryUsedBytes != 1<<20 || s.CPULoad != 0.5 {
+		t.Errorf("self = %+v", s)
+	}
+	if f := got["filed"]; f.Region != "eu" || f.RoutingGroup != "adhoc" || !f.Tables.Has("tpch.tiny.orders") {
+		t.Errorf("filed (file sets the region only) = %+v", f)
+	}
+	// A new table list is picked up.
+	h := hb("self", events.ClusterReady, 4, 0)
+	h.Tables = []string{"tpch.tiny.nation"}
+	r.SetHeartbeat("self", h)
+	if s := byName(r)["self"]; s.Tables.Has("tpch.tiny.orders") || !s.Tables.Has("tpch.tiny.nation") {
+		t.Errorf("tables after a change = %v", s.Tables)
+	}
+}
+
 // TestPlacementAccounting: placements count against their cluster until they end; a newer
 // attempt moves the count; an older one changes nothing; an ended query is not placed again.
 func TestPlacementAccounting(t *testing.T) {
