@@ -44,11 +44,17 @@ func formatBytes(n int64) string { return string(appendBytes(nil, n)) }
 
 // formatAge renders a duration rounded to what a person needs: "4.2s", "3m0s".
 func formatAge(d time.Duration) string {
+	return roundAge(d).String()
+}
+
+// roundAge rounds an age to the precision formatAge shows: seconds past a minute, tenths
+// of a second past a second, else milliseconds.
+func roundAge(d time.Duration) time.Duration {
 	switch {
 	case d >= time.Minute:
-		return d.Round(time.Second).String()
+		return d.Round(time.Second)
 	case d >= time.Second:
-		return d.Round(100 * time.Millisecond).String()
+		return d.Round(100 * time.Millisecond)
 	}
-	return d.Round(time.Millisecond).String()
+	return d.Round(time.Millisecond)
 }

@@ -76,6 +76,12 @@ func (h *Healthy) Filter(cs *CycleState, _ *Query, c *Cluster) *Status {
 	if !c.LastHeartbeat.Before(cs.Now.Add(-h.timeout)) {
 		return nil
 	}
-	age := cs.Now.Sub(c.LastHeartbeat)
-	return NewStatus(Unschedulable, "heartbeat "+formatAge(age)+" old (timeout "+h.timeout.String()+")")
+	return staleStatuses.get([2]time.Duration{roundAge(cs.Now.Sub(c.LastHeartbeat)), h.timeout}, newStaleStatus)
+}
+
+// staleStatuses caches the statuses of stale heartbeats by rounded age and timeout.
+var staleStatuses statusCache[[2]time.Duration]
+
+func newStaleStatus(k [2]time.Duration) *Status {
+	return NewStatus(Unschedulable, "heartbeat "+formatAge(k[0])+" old (timeout "+k[1].String()+")")
 }

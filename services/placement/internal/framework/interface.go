@@ -16,6 +16,16 @@ type Plugin interface {
 type CycleState struct {
 	// Now is the time the decision is made at (the now argument of Place).
 	Now time.Time
+
+	// groupMemo remembers RoutingGroup's statuses of this decision by cluster group (the
+	// query's group is fixed within a decision); a fleet has few groups.
+	groupMemo [4]groupStatus
+	groupN    int
+}
+
+type groupStatus struct {
+	group  string
+	status *Status
 }
 
 // FilterPlugin rules clusters out. Filter returns nil (or a Success status) when c can

@@ -16,12 +16,25 @@ var _ FilterPlugin = RoutingGroup{}
 func (RoutingGroup) Name() string { return NameRoutingGroup }
 
 // Filter rules c out when its routing group is not the query's.
-func (RoutingGroup) Filter(_ *CycleState, q *Query, c *Cluster) *Status {
+func (RoutingGroup) Filter(cs *CycleState, q *Query, c *Cluster) *Status {
 	cg, qg := groupName(c.RoutingGroup), groupName(q.RoutingGroup)
 	if cg == qg {
 		return nil
 	}
-	return routingGroupStatuses.get([2]string{cg, qg}, newRoutingGroupStatus)
+	if cs == nil {
+		return routingGroupStatuses.get([2]string{cg, qg}, newRoutingGroupStatus)
+	}
+	for i := range cs.groupN {
+		if cs.groupMemo[i].group == cg {
+			return cs.groupMemo[i].status
+		}
+	}
+	st := routingGroupStatuses.get([2]string{cg, qg}, newRoutingGroupStatus)
+	if cs.groupN < len(cs.groupMemo) {
+		cs.groupMemo[cs.groupN] = groupStatus{cg, st}
+		cs.groupN++
+	}
+	return st
 }
 
 var routingGroupStatuses statusCache[[2]string]
