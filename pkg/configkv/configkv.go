@@ -88,13 +88,21 @@ func Poll(ctx context.Context, kv jetstream.KeyValue, every time.Duration, log *
 // Watch calls apply with every value put under key (the current one first, unless
 // updatesOnly) until ctx ends; deletions are passed as nil data. apply runs on one goroutine.
 func Watch(ctx context.Context, kv jetstream.KeyValue, key string, updatesOnly bool, apply func(data []byte, revision uint64)) error {
+	return Follow(ctx, kv, key, updatesOnly, func(_ string, data []byte, revision uint64) { apply(data, revision) })
+}
+
+// Follow calls fn with every entry of kv matching key (a key, a wildcard or
+// jetstream.AllKeys), then every change until ctx ends, on one goroutine: with the value, or
+// nil when the entry was deleted or purged. With updatesOnly the current entries are
+// skipped.
+func Follow(ctx context.Context, kv jetstream.KeyValue, key string, updatesOnly bool, fn func(key string, value []byte, revision uint64)) error {
 	var opts []jetstream.WatchOpt
 	if updatesOnly {
 		opts = append(opts, jetstream.UpdatesOnly())
 	}
 	w, err := kv.Watch(ctx, key, opts...)
 	if err != nil {
-		return fmt.Errorf("configkv: watch %s: %w", key, err)
+		return fmt.Errorf("configkv: watch %s %s: %w", kv.Bucket(), key, err)
 	}
 	go func() {
 		defer func() { _ = w.Stop() }()
@@ -106,14 +114,14 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, key string, updatesOnly b
 				if !ok {
 					return
 				}
-				if e == nil {
+				if e == nil { // end of the current entries
 					continue
 				}
 				if e.Operation() != jetstream.KeyValuePut {
-					apply(nil, e.Revision())
+					fn(e.Key(), nil, e.Revision())
 					continue
 				}
-				apply(e.Value(), e.Revision())
+				fn(e.Key(), e.Value(), e.Revision())
 			}
 		}
 	}()

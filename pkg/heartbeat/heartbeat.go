@@ -6,10 +6,10 @@ package heartbeat
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/configkv"
 )
 
 // Watch calls fn for every heartbeat in kv and every later change until ctx ends: with the
@@ -27,31 +27,12 @@ func WatchControl(ctx context.Context, kv jetstream.KeyValue, key string, fn fun
 }
 
 func watch[T any](ctx context.Context, kv jetstream.KeyValue, key string, valid func(*T) bool, fn func(string, *T)) error {
-	w, err := kv.Watch(ctx, key)
-	if err != nil {
-		return fmt.Errorf("heartbeat: watch %s: %w", kv.Bucket(), err)
-	}
-	go func() {
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil { // end of the initial values
-					continue
-				}
-				var v T
-				if e.Operation() == jetstream.KeyValuePut && json.Unmarshal(e.Value(), &v) == nil && valid(&v) {
-					fn(e.Key(), &v)
-				} else {
-					fn(e.Key(), nil)
-				}
-			}
+	return configkv.Follow(ctx, kv, key, false, func(key string, value []byte, _ uint64) {
+		var v T
+		if value != nil && json.Unmarshal(value, &v) == nil && valid(&v) {
+			fn(key, &v)
+		} else {
+			fn(key, nil)
 		}
-	}()
-	return nil
+	})
 }
