@@ -37,6 +37,8 @@ const (
 	// SubjectDispatchFailed: an executor-proxy could not hand a placed query to its engine;
 	// it did not start and placement places it again.
 	SubjectDispatchFailed = "sluice.query.dispatch-failed"
+	// SubjectProgress: a running query's memory and CPU so far, from its cluster.
+	SubjectProgress = "sluice.query.progress"
 
 	// SubjectAdmissionTerm: an admission leader began its term. Every later decision of that
 	// leader is fenced on this subject's last sequence, so the marker of a newer leader makes
@@ -94,6 +96,9 @@ func MsgIDPlaced(queryID string, attempt int) string {
 }
 func MsgIDStarted(queryID string, attempt int) string {
 	return fmt.Sprintf("%s:started:%d", queryID, attempt)
+}
+func MsgIDProgress(queryID string, attempt, n int) string {
+	return fmt.Sprintf("%s:progress:%d.%d", queryID, attempt, n)
 }
 func MsgIDDispatchFailed(queryID string, attempt int) string {
 	return fmt.Sprintf("%s:dispatch-failed:%d", queryID, attempt)

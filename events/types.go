@@ -16,6 +16,7 @@ const (
 	TypeQueryFailed          = "io.sluice.query.failed.v1"
 	TypeQueryCanceled        = "io.sluice.query.canceled.v1"
 	TypeQueryDispatchFailed  = "io.sluice.query.dispatch-failed.v1"
+	TypeQueryProgress        = "io.sluice.query.progress.v1"
 	TypeFragment             = "io.sluice.fragment.v1"
 )
 
@@ -32,6 +33,7 @@ var TypeForSubject = map[string]string{
 	SubjectFailed:          TypeQueryFailed,
 	SubjectCanceled:        TypeQueryCanceled,
 	SubjectDispatchFailed:  TypeQueryDispatchFailed,
+	SubjectProgress:        TypeQueryProgress,
 }
 
 // Protocol is the client header family a query arrived with.
@@ -159,6 +161,21 @@ type QueryDispatchFailed struct {
 	Attempt int            `json:"attempt"`
 	Error   QueryErrorInfo `json:"error"`
 	At      time.Time      `json:"at"`
+}
+
+// QueryProgress is published by the executor-proxy of a coordinator cluster while a query
+// runs, when its memory reservation changed notably (at most every
+// SLUICE_PROGRESS_INTERVAL): admission counts a running query's memory against the soft
+// memory limits of its groups from it, as a coordinator counts its queries' reservations.
+type QueryProgress struct {
+	QueryID string `json:"queryId"`
+	Cluster string `json:"cluster"`
+	Attempt int    `json:"attempt"`
+	// MemoryBytes is the user memory the query holds now.
+	MemoryBytes int64 `json:"memoryBytes"`
+	// CPUTimeMillis is the CPU time the query used so far (charged when it ends).
+	CPUTimeMillis int64     `json:"cpuTimeMillis"`
+	At            time.Time `json:"at"`
 }
 
 // QueryEnded is the payload of every terminal event: finished, failed, canceled, rejected.
@@ -323,6 +340,9 @@ type QueryStatus struct {
 	Attempts     int       `json:"attempts,omitempty"`
 	// EngineQueryID is the query's ID on its cluster when that differs (Trino).
 	EngineQueryID string `json:"engineQueryId,omitempty"`
+	// MemoryBytes and CPUTimeMillis are the latest progress of a running query.
+	MemoryBytes   int64 `json:"memoryBytes,omitempty"`
+	CPUTimeMillis int64 `json:"cpuTimeMillis,omitempty"`
 	// DispatchErrors lists the dispatches that failed before the query started, as
 	// "<cluster>: <message>", oldest first.
 	DispatchErrors []string `json:"dispatchErrors,omitempty"`

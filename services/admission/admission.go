@@ -146,7 +146,7 @@ func Run(ctx context.Context, cfg Config) error {
 var foldSubjects = []string{
 	events.SubjectSubmitted, events.SubjectCancelRequested, events.SubjectQueued, events.SubjectAdmitted,
 	events.SubjectFinished, events.SubjectFailed, events.SubjectCanceled, events.SubjectRejected,
-	events.SubjectAdmissionTerm,
+	events.SubjectProgress, events.SubjectAdmissionTerm,
 }
 
 func (s *service) incarnation(ctx context.Context, js jetstream.JetStream, leases jetstream.KeyValue) error {

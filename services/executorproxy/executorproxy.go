@@ -60,6 +60,7 @@ type Config struct {
 	CoordinatorPassword  string        `envconfig:"COORDINATOR_PASSWORD" desc:"password of COORDINATOR_USER (Basic auth; empty: none)"`
 	CoordinatorPoll      time.Duration `envconfig:"COORDINATOR_POLL" default:"500ms" desc:"longest interval between reads of a running query's status on the coordinator"`
 	CoordinatorLostAfter time.Duration `envconfig:"COORDINATOR_LOST_AFTER" default:"30s" desc:"a running query whose coordinator does not answer for this long fails with SLUICE_CLUSTER_LOST"`
+	ProgressInterval     time.Duration `envconfig:"PROGRESS_INTERVAL" default:"5s" desc:"a running query's memory reservation on the coordinator is reported to admission (soft memory limits) at most this often, when it changed notably (0: never)"`
 	DispatchTimeout      time.Duration `envconfig:"DISPATCH_TIMEOUT" default:"10s" desc:"a dispatch the coordinator does not answer within this long failed (the query is placed again)"`
 	SlugSecret           string        `envconfig:"PRESTO_SLUG_SECRET" desc:"key (16+ bytes) of the slugs of Presto dispatches; the same on every replica of this cluster lets a repeated dispatch be answered (default: random per process)"`
 	CredentialsKey       string        `envconfig:"CREDENTIALS_KEY" desc:"the key ingest seals Authorization headers with (forwarded to the coordinator)"`

@@ -100,7 +100,7 @@ func (x *executor) handleRemote(pctx context.Context, msg jetstream.Msg, frag ev
 			return
 		}
 	}
-	x.followRemote(pctx, qctx, msg, h)
+	x.followRemote(pctx, qctx, msg, h, frag.Attempt)
 }
 
 // dispatchedBefore finds, from the status view, a dispatch of this attempt that an earlier
@@ -200,7 +200,7 @@ func (x *executor) dispatchFailed(ctx context.Context, msg jetstream.Msg, frag e
 // followRemote (the caller keeps msg in progress) reads the query's status from the coordinator until it ends and publishes
 // its terminal event. A cancel request is passed on to the coordinator; a coordinator that
 // does not answer for CoordinatorLostAfter fails the query with SLUICE_CLUSTER_LOST.
-func (x *executor) followRemote(pctx, qctx context.Context, msg jetstream.Msg, h coordinator.Handle) {
+func (x *executor) followRemote(pctx, qctx context.Context, msg jetstream.Msg, h coordinator.Handle, attempt int) {
 	id := h.SluiceID
 	var (
 		dispatched = time.Now()
@@ -209,6 +209,7 @@ func (x *executor) followRemote(pctx, qctx context.Context, msg jetstream.Msg, h
 		cancelAt   time.Time // when the cancel was passed on (zero: not yet)
 		notFound   int
 		canceling  = qctx.Done() // nil once the cancel was passed on
+		progress   = progressReporter{attempt: attempt}
 	)
 	for n := 0; ; n++ {
 		if qctx.Err() != nil && cancelAt.IsZero() {
@@ -229,6 +230,7 @@ func (x *executor) followRemote(pctx, qctx context.Context, msg jetstream.Msg, h
 				x.endRemote(pctx, msg, id, st)
 				return
 			}
+			progress.report(pctx, x, h, st)
 		case errors.Is(err, coordinator.ErrNotFound):
 			lastAnswer = time.Now()
 			if !seen {
@@ -280,6 +282,37 @@ func (x *executor) followRemote(pctx, qctx context.Context, msg jetstream.Msg, h
 			t.Stop()
 		}
 	}
+}
+
+// progressReporter publishes a running query's memory reservation when it changed notably
+// (by a tenth, and at least 16 MiB), at most every SLUICE_PROGRESS_INTERVAL, so that
+// admission counts what the query holds against its groups' soft memory limits.
+type progressReporter struct {
+	attempt  int
+	n        int
+	reported int64
+	at       time.Time
+}
+
+func (p *progressReporter) report(ctx context.Context, x *executor, h coordinator.Handle, st coordinator.Status) {
+	if x.cfg.ProgressInterval <= 0 || time.Since(p.at) < x.cfg.ProgressInterval {
+		return
+	}
+	diff := st.MemoryBytes - p.reported
+	if diff < 0 {
+		diff = -diff
+	}
+	if (p.n > 0 || st.MemoryBytes == 0) && (diff < 16<<20 || diff*10 < p.reported) {
+		return
+	}
+	p.n++
+	ev := events.QueryProgress{QueryID: h.SluiceID, Cluster: x.cfg.Cluster, Attempt: p.attempt, MemoryBytes: st.MemoryBytes,
+		CPUTimeMillis: st.CPUTime.Milliseconds(), At: time.Now().UTC()}
+	if _, err := x.pub.Publish(ctx, events.SubjectProgress, events.MsgIDProgress(h.SluiceID, p.attempt, p.n), h.SluiceID, events.TypeQueryProgress, ev); err != nil {
+		x.log.Warn("publish progress failed", "query", h.SluiceID, "err", err)
+		return
+	}
+	p.reported, p.at = st.MemoryBytes, time.Now()
 }
 
 // endRemote publishes the terminal event of a query the coordinator reports done, with

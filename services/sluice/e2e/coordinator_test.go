@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -432,5 +433,43 @@ func TestCoordinatorDiesMidRun(t *testing.T) {
 	}
 	if n := len(cos[other].Queries()); n != 1 {
 		t.Errorf("%s saw %d queries, want 1", other, n)
+	}
+}
+
+// TestCoordinatorMemoryCountsAgainstGroups: the memory a query holds on its coordinator is
+// reported while it runs and counts against its group's soft memory limit (the query
+// declared none): the next query of the group waits until the first one ends.
+func TestCoordinatorMemoryCountsAgainstGroups(t *testing.T) {
+	co, coURL := startTestCoordinator(t, testcoordinator.Options{})
+	co.Script("SELECT hog", testcoordinator.Result{Columns: []protocol.Column{{Name: "n", Type: "bigint"}}, Rows: [][]any{{1}},
+		Hold: true, PeakMemory: 2 << 30})
+	dir := t.TempDir()
+	groupsFile := dir + "/groups.json"
+	if err := os.WriteFile(groupsFile, []byte(`{"rootGroups": [{"name": "etl", "maxQueued": 10, "hardConcurrencyLimit": 5,
+	  "softMemoryLimit": "1GB"}], "selectors": [{"group": "etl"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	url, _ := upWithCoordinators(t, "c1=trino:"+coURL, func(c *cli.UpConfig) {
+		c.ResourceGroups = groupsFile
+		c.Progress = 100 * time.Millisecond
+	})
+	c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "alice"}}
+	hog := c.results(http.MethodPost, url+"/v1/statement", "SELECT hog")
+	natstest.Eventually(t, 15*time.Second, "the hog's 2 GiB reported", func() bool {
+		_, body := c.do(http.MethodGet, url+"/v1/query/"+hog.ID, "")
+		return strings.Contains(string(body), fmt.Sprintf(`"userMemoryReservationBytes":%d`, 2<<30))
+	})
+	next := c.results(http.MethodPost, url+"/v1/statement", "SELECT 1")
+	natstest.Eventually(t, 15*time.Second, "the next query queued by the soft memory limit", func() bool {
+		_, body := c.do(http.MethodGet, url+"/v1/query/"+next.ID, "")
+		return strings.Contains(string(body), `"state":"QUEUED"`) && strings.Contains(string(body), "softMemoryLimit")
+	})
+	rec := co.Queries()[0]
+	if err := co.Release(rec.ID); err != nil {
+		t.Fatal(err)
+	}
+	pages := c.follow(next)
+	if last := pages[len(pages)-1]; last.Error != nil {
+		t.Fatalf("next query: %+v", last.Error)
 	}
 }

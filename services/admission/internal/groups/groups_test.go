@@ -359,6 +359,33 @@ func TestSoftMemoryLimit(t *testing.T) {
 	}
 }
 
+// TestReportedMemoryReplacesTheEstimate: the memory a cluster reports for a running query
+// counts against the soft limit in place of its declared estimate, both ways.
+func TestReportedMemoryReplacesTheEstimate(t *testing.T) {
+	h := newHarness(t, `{"rootGroups":[{"name":"g","maxQueued":100,"hardConcurrencyLimit":10,"softMemoryLimit":"1GB"}],"selectors":[{"group":"g"}]}`, Options{})
+	const mb = 1 << 20
+	if v := h.submit("big", "g", 1, 0); v != VerdictStart {
+		t.Fatalf("big: %v", v)
+	}
+	if !h.tree.SetMemory("big", 1500*mb) { // no estimate, but the coordinator says 1.5GB
+		t.Fatal("SetMemory of a running query reported false")
+	}
+	h.check()
+	if v := h.submit("next", "g", 1, 0); v != VerdictQueue {
+		t.Fatalf("next started while the group holds 1.5GB of a 1GB soft limit: %v", v)
+	}
+	if h.tree.SetMemory("next", 1) {
+		t.Fatal("SetMemory of a queued query reported true")
+	}
+	h.tree.SetMemory("big", 200*mb) // the reservation shrank
+	h.check()
+	if got := h.dispatch(); !slices.Equal(got, []string{"next"}) {
+		t.Fatalf("dispatch after the reservation shrank = %v", got)
+	}
+	h.finish("big", 0)
+	h.check()
+}
+
 func TestStarvationGuard(t *testing.T) {
 	// "under" stays below its soft limit and always wins the weighted draw; "over" holds a
 	// query that only the starvation guard can start.

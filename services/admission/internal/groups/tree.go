@@ -5,7 +5,9 @@
 //
 // Deliberate differences from Trino, each for a fleet-wide queue:
 //   - memory usage is the declared PEAK_MEMORY estimate of running queries (Resource-Estimate
-//     header), and a percentage limit is a share of the memory the clusters report;
+//     header) until their cluster reports their reservation (coordinator clusters do, in
+//     progress events; SetMemory), and a percentage limit is a share of the memory the
+//     clusters report;
 //   - a query_priority parent orders sub-groups by the highest priority queued anywhere in
 //     their subtree (Trino looks at the sub-group's own queue only);
 //   - a starvation guard: a query queued longer than StarvationAge starts before any policy
@@ -291,6 +293,24 @@ func (t *Tree) Finish(id string, cpu time.Duration) error {
 	q.leaf.dequeue(q)
 	t.unlinkArrival(q)
 	return nil
+}
+
+// SetMemory sets the memory a running query holds (as its cluster reports it), in place of
+// its declared estimate, and updates the memory usage of its groups. It reports false for
+// a query that is not running.
+func (t *Tree) SetMemory(id string, bytes int64) bool {
+	q, ok := t.queries[id]
+	if !ok || !q.running {
+		return false
+	}
+	if delta := max(bytes, 0) - q.Memory; delta != 0 {
+		for c := q.leaf; c != nil; c = c.parent {
+			c.memoryUsage += delta
+		}
+		q.Memory = max(bytes, 0)
+		q.leaf.updateEligibility()
+	}
+	return true
 }
 
 func (t *Tree) unlinkArrival(q *Query) {

@@ -81,6 +81,9 @@ func randomLog(t *testing.T, seed uint64, n int) []logged {
 			log = append(log, l)
 		case r < 92:
 			add(events.SubjectAdmissionTerm, fmt.Sprintf("term:%d", len(log)), "", events.AdmissionTerm{Holder: "x", LeaseRevision: uint64(len(log))})
+		case r < 96 && len(running) > 0:
+			id := running[rng.IntN(len(running))]
+			add(events.SubjectProgress, events.MsgIDProgress(id, 0, len(log)), id, events.QueryProgress{QueryID: id, MemoryBytes: int64(rng.IntN(8)) << 20, At: at})
 		}
 	}
 	return log

@@ -191,6 +191,12 @@ func (s *State) Apply(subject string, seq uint64, h nats.Header, data []byte) er
 			s.Tree.Regenerate(p.EndedAt)
 		}
 		s.MarkEnded(p.QueryID, cpu)
+	case events.SubjectProgress:
+		var p events.QueryProgress
+		if err := decodeFast(h, data, events.TypeQueryProgress, &p); err != nil {
+			return err
+		}
+		s.Tree.SetMemory(p.QueryID, p.MemoryBytes)
 	case events.SubjectAdmissionTerm:
 		if seq > s.LastTermSeq {
 			s.LastTermSeq = seq

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/admission/internal/groups"
 	"github.com/sluicehq/sluice/services/admission/rgspec"
 )
@@ -153,4 +154,28 @@ func TestFoldRegeneratesCPUQuota(t *testing.T) {
 		}
 	}
 	t.Fatal("no CPU usage recorded for global")
+}
+
+// TestFoldProgressSetsMemory: a running query's reported memory replaces its estimate in
+// its groups; progress of a query that is not running changes nothing.
+func TestFoldProgressSetsMemory(t *testing.T) {
+	f := newFolder(t)
+	f.submitted("q1", "dana")
+	id, tmpl := group("dana")
+	f.fold(events.SubjectProgress, events.MsgIDProgress("q1", 0, 1), "q1", events.QueryProgress{QueryID: "q1", MemoryBytes: 5 << 20})
+	f.fold(events.SubjectAdmitted, events.MsgIDAdmitted("q1"), "q1", events.QueryAdmitted{Query: events.QuerySpec{ID: "q1"}, Group: "global.dana", GroupID: id, GroupTemplate: tmpl, MemoryBytes: 1 << 20})
+	f.fold(events.SubjectProgress, events.MsgIDProgress("q1", 0, 2), "q1", events.QueryProgress{QueryID: "q1", MemoryBytes: 3 << 30})
+	q, _ := f.st.Tree.Lookup("q1")
+	if q.Memory != 3<<30 {
+		t.Fatalf("memory after progress = %d, want 3 GiB", q.Memory)
+	}
+	g, _ := f.st.Tree.Group([]string{"global"})
+	if info := f.st.Tree.Info(g, time.Now()); info.MemoryUsage != protocol.FormatDataSize(3<<30) {
+		t.Fatalf("root group memory usage %q, want %q", info.MemoryUsage, protocol.FormatDataSize(3<<30))
+	}
+	f.fold(events.SubjectFinished, events.MsgIDTerminal("q1"), "q1", events.QueryEnded{QueryID: "q1"})
+	f.fold(events.SubjectProgress, events.MsgIDProgress("q1", 0, 3), "q1", events.QueryProgress{QueryID: "q1", MemoryBytes: 7 << 30})
+	if _, ok := f.st.Tree.Lookup("q1"); ok {
+		t.Fatal("a late progress event brought an ended query back")
+	}
 }

@@ -53,6 +53,8 @@ type Status struct {
 	CPUTime time.Duration
 	// PeakMemoryBytes is queryStats.peakUserMemoryReservation.
 	PeakMemoryBytes int64
+	// MemoryBytes is queryStats.userMemoryReservation: what the query holds now.
+	MemoryBytes int64
 	// FullyBlocked is set while every driver of the running query is blocked.
 	FullyBlocked bool
 	// Error describes the failure of a FAILED query.
@@ -123,6 +125,7 @@ func (w *queryInfoWire) status() Status {
 		QueuedTime:      durationOrZero(qs.QueuedTime),
 		CPUTime:         durationOrZero(qs.TotalCPUTime),
 		PeakMemoryBytes: dataSizeOrZero(qs.PeakUserMemoryReservation),
+		MemoryBytes:     dataSizeOrZero(qs.UserMemoryReservation),
 		FullyBlocked:    qs.FullyBlocked,
 	}
 	if w.ErrorCode != nil || w.FailureInfo != nil || w.State == StateFailed {

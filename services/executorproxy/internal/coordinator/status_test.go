@@ -193,14 +193,15 @@ func TestStatusToleratesOddStats(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(`{"queryId":"q1","state":"FINISHING","session":{"user":"u"},
 			"queryStats":{"createTime":"yesterday","elapsedTime":"forever","totalCpuTime":"2.00h",
-			"peakUserMemoryReservation":"1.5GB","fullyBlocked":true},"unknownField":[1,2]}`))
+			"peakUserMemoryReservation":"1.5GB","userMemoryReservation":"512MB","fullyBlocked":true},"unknownField":[1,2]}`))
 	}))
 	t.Cleanup(srv.Close)
 	st, err := newClient(t, srv.URL, events.ProtocolTrino).Status(t.Context(), "q1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := coordinator.Status{QueryID: "q1", State: coordinator.StateFinishing, User: "u", CPUTime: 2 * time.Hour, PeakMemoryBytes: 3 << 29, FullyBlocked: true}
+	want := coordinator.Status{QueryID: "q1", State: coordinator.StateFinishing, User: "u", CPUTime: 2 * time.Hour, PeakMemoryBytes: 3 << 29,
+		MemoryBytes: 512 << 20, FullyBlocked: true}
 	if st != want {
 		t.Errorf("status\n got %+v\nwant %+v", st, want)
 	}

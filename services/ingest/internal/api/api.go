@@ -527,8 +527,9 @@ func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
 		QueryID: id, State: string(st.State), Query: q.SQL, Self: s.base(r) + "/v1/query/" + id,
 		Session: map[string]any{"user": q.User, "source": q.Source, "catalog": q.Catalog, "schema": q.Schema,
 			"clientTags": q.ClientTags, "systemProperties": q.Session, "resourceEstimates": q.ResourceEstimate},
-		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": queuedMillis(st), "elapsedTimeMillis": elapsedMillis(st)},
-		Cluster:    st.Cluster, Attempts: st.Attempts, QueuedReason: s.queuedReason(r.Context(), st), ResourceGroup: st.Group,
+		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": queuedMillis(st), "elapsedTimeMillis": elapsedMillis(st),
+			"userMemoryReservationBytes": st.MemoryBytes, "cpuTimeMillis": st.CPUTimeMillis},
+		Cluster: st.Cluster, Attempts: st.Attempts, QueuedReason: s.queuedReason(r.Context(), st), ResourceGroup: st.Group,
 		Scheduled:     st.State == events.StateRunning || st.State == events.StateFinished,
 		EngineQueryID: st.EngineQueryID, DispatchErrors: st.DispatchErrors,
 	}

@@ -95,6 +95,15 @@ func Apply(st *events.QueryStatus, subject string, seq uint64, h nats.Header, da
 		next.StartedAt = p.StartedAt
 		next.EngineQueryID = p.EngineQueryID
 		advance(events.StateRunning)
+	case events.SubjectProgress:
+		var p events.QueryProgress
+		if _, err := events.Decode(h, data, ceType, &p); err != nil {
+			return st, err
+		}
+		next.Query.ID = p.QueryID
+		if !next.State.Terminal() {
+			next.MemoryBytes, next.CPUTimeMillis = p.MemoryBytes, p.CPUTimeMillis
+		}
 	case events.SubjectDispatchFailed:
 		var p events.QueryDispatchFailed
 		if _, err := events.Decode(h, data, ceType, &p); err != nil {

@@ -46,6 +46,7 @@ type UpConfig struct {
 	CredentialsKey string        `envconfig:"CREDENTIALS_KEY" desc:"32 bytes in base64: seals client Authorization headers so that they can be forwarded to the coordinators"`
 	Dispatches     int           `envconfig:"DISPATCH_ATTEMPTS" default:"3" desc:"failed dispatches (cluster down, 5xx) a query may have, each placed again elsewhere, before it fails"`
 	LostAfter      time.Duration `envconfig:"CLUSTER_LOST_AFTER" default:"30s" desc:"queries running on a cluster silent for this long fail with SLUICE_CLUSTER_LOST"`
+	Progress       time.Duration `envconfig:"PROGRESS_INTERVAL" default:"5s" desc:"how often at most a running query's memory on a coordinator is reported to admission (0: never)"`
 
 	// OnCluster, when set, is called with each local cluster's name and base URL once it
 	// takes work (benchmarks compare against a cluster's own endpoint).
@@ -178,7 +179,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 			Cluster: cc.name, HTTPAddr: net.JoinHostPort(clusterHost, "0"), Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait,
 			ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond, Backend: cc.kind, CoordinatorURL: cc.url,
 			Credentials: cfg.Credentials, CoordinatorUser: cfg.CoordUser, CoordinatorPassword: cfg.CoordPassword, CredentialsKey: cfg.CredentialsKey,
-			CoordinatorPoll: 500 * time.Millisecond, CoordinatorLostAfter: cfg.LostAfter, DispatchTimeout: 10 * time.Second,
+			CoordinatorPoll: 500 * time.Millisecond, CoordinatorLostAfter: cfg.LostAfter, DispatchTimeout: 10 * time.Second, ProgressInterval: cfg.Progress,
 			Server: ns, Logger: log, Topology: &topo,
 			Ready: func(url string) {
 				if cfg.OnCluster != nil {
