@@ -29,15 +29,19 @@ type executor struct {
 	health      *coordinatorHealth  // the coordinator's last load and reach
 	credentials *sealed.Key         // opens forwarded Authorization headers
 	cpu         *cpuMeter           // this process's CPU use, for the heartbeat
-	js          jetstream.JetStream
-	status      jetstream.KeyValue // the query status view, read when a fragment arrives
-	claims      *claims.Store      // who may start each placed query
-	pub         *events.Publisher
-	tracer      trace.Tracer
-	base        string
-	store       *results.Store
-	slots       chan struct{}
-	wg          sync.WaitGroup
+	// lastCPULoad and lastUsedMemory are the measures of the last periodic heartbeat
+	// (used by the heartbeat goroutine only).
+	lastCPULoad    float64
+	lastUsedMemory int64
+	js             jetstream.JetStream
+	status         jetstream.KeyValue // the query status view, read when a fragment arrives
+	claims         *claims.Store      // who may start each placed query
+	pub            *events.Publisher
+	tracer         trace.Tracer
+	base           string
+	store          *results.Store
+	slots          chan struct{}
+	wg             sync.WaitGroup
 
 	mu       sync.Mutex
 	canceled map[string]string       // cancel requests seen, by query ID
@@ -427,14 +431,16 @@ func (x *executor) heartbeat(ctx context.Context) {
 	}
 	t := time.NewTicker(x.cfg.HeartbeatInterval)
 	defer t.Stop()
+	periodic := true // this beat is the ticker's (not an early one for a state change)
 	for {
-		hb := x.heartbeatValue(ctx)
+		hb := x.heartbeatValue(ctx, periodic)
 		b, _ := json.Marshal(hb)
 		pctx, cancel := context.WithTimeout(ctx, x.cfg.HeartbeatInterval*2)
 		if _, err := kv.Put(pctx, x.cfg.Cluster, b); err != nil && ctx.Err() == nil {
 			x.log.Warn("heartbeat failed", "err", err)
 		}
 		cancel()
+		put := time.Now()
 		select {
 		case <-ctx.Done():
 			dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
@@ -442,13 +448,29 @@ func (x *executor) heartbeat(ctx context.Context) {
 			cancel()
 			return
 		case <-t.C:
+			periodic = true
 		case <-x.beatNow:
+			periodic = false
+			// Early beats (a slot freed) are coalesced: at most one per minEarlyBeatGap, so
+			// a busy cluster does not write a heartbeat for every query it finishes.
+			if wait := minEarlyBeatGap - time.Since(put); wait > 0 {
+				gap := time.NewTimer(wait)
+				select {
+				case <-gap.C:
+				case <-ctx.Done():
+					gap.Stop()
+				}
+			}
 		}
 	}
 }
 
-// heartbeatValue is the cluster's state and capacity now.
-func (x *executor) heartbeatValue(ctx context.Context) events.ClusterHeartbeat {
+// minEarlyBeatGap is the shortest interval between two heartbeats.
+const minEarlyBeatGap = 20 * time.Millisecond
+
+// heartbeatValue is the cluster's state and capacity now. The slower measures (DuckDB's
+// memory, CPU load) are taken on periodic beats only and repeated on early ones.
+func (x *executor) heartbeatValue(ctx context.Context, periodic bool) events.ClusterHeartbeat {
 	x.mu.Lock()
 	hb := events.ClusterHeartbeat{Name: x.cfg.Cluster, URL: x.base, Engine: x.engineName(), State: x.reportedState(),
 		Slots: x.cfg.Slots, Running: x.running, Queued: x.queued, MemoryBytes: x.memory, At: time.Now().UTC(),
@@ -458,12 +480,15 @@ func (x *executor) heartbeatValue(ctx context.Context) events.ClusterHeartbeat {
 		x.remoteState(&hb)
 		return hb
 	}
-	hb.CPULoad = x.cpu.sample()
-	mctx, cancel := context.WithTimeout(ctx, x.cfg.HeartbeatInterval)
-	if used, err := x.db.MemoryUsage(mctx); err == nil {
-		hb.UsedMemoryBytes = used
+	if periodic {
+		x.lastCPULoad = x.cpu.sample()
+		mctx, cancel := context.WithTimeout(ctx, x.cfg.HeartbeatInterval)
+		if used, err := x.db.MemoryUsage(mctx); err == nil {
+			x.lastUsedMemory = used
+		}
+		cancel()
 	}
-	cancel()
+	hb.CPULoad, hb.UsedMemoryBytes = x.lastCPULoad, x.lastUsedMemory
 	return hb
 }
 
