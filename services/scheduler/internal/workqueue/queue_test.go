@@ -1,0 +1,234 @@
+package workqueue
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+func newQueue(t *testing.T, cfg Config) *Queue {
+	t.Helper()
+	q, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q
+}
+
+func push(t *testing.T, q *Queue, f Fragment, at time.Duration) {
+	t.Helper()
+	if err := q.Push(f, t0.Add(at)); err != nil {
+		t.Fatalf("push %s/%s: %v", f.Query, f.ID, err)
+	}
+}
+
+// drain pops everything an executor of region gets at now, in order.
+func drain(q *Queue, region string, now time.Time) []string {
+	var out []string
+	for {
+		f, ok, _ := q.Pop(region, now)
+		if !ok {
+			return out
+		}
+		out = append(out, f.Query+"/"+f.ID)
+	}
+}
+
+func TestOrderWithinALevel(t *testing.T) {
+	tests := []struct {
+		name  string
+		frags []Fragment
+		at    []time.Duration
+		want  []string
+	}{
+		{"FIFO among equals",
+			[]Fragment{{Query: "a", ID: "1"}, {Query: "b", ID: "1"}, {Query: "c", ID: "1"}},
+			[]time.Duration{0, time.Millisecond, 2 * time.Millisecond}, []string{"a/1", "b/1", "c/1"}},
+		{"higher priority first",
+			[]Fragment{{Query: "low", ID: "1", Priority: 1}, {Query: "high", ID: "1", Priority: 3}},
+			[]time.Duration{0, 100 * time.Millisecond}, []string{"high/1", "low/1"}},
+		{"aging: a fragment that waited longer than its priority handicap goes first",
+			[]Fragment{{Query: "low", ID: "1", Priority: 1}, {Query: "high", ID: "1", Priority: 3}},
+			[]time.Duration{0, 2*time.Second + time.Millisecond}, []string{"low/1", "high/1"}},
+		{"smaller remaining cost first",
+			[]Fragment{{Query: "big", ID: "1", RemainingCost: time.Hour}, {Query: "small", ID: "1", RemainingCost: 10 * time.Millisecond}},
+			[]time.Duration{0, time.Millisecond}, []string{"small/1", "big/1"}},
+		{"the cost handicap is bounded too",
+			[]Fragment{{Query: "big", ID: "1", RemainingCost: time.Hour}, {Query: "small", ID: "1", RemainingCost: 10 * time.Millisecond}},
+			[]time.Duration{0, 3 * time.Second}, []string{"big/1", "small/1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueue(t, Config{})
+			for i, f := range tt.frags {
+				push(t, q, f, tt.at[i])
+			}
+			if got := drain(q, "", t0.Add(time.Minute)); !slices.Equal(got, tt.want) {
+				t.Fatalf("order %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestLeastAttainedServiceDecays: a query that ran longer sinks a level, so a new query's
+// fragments overtake it at the next fragment boundary.
+func TestLeastAttainedServiceDecays(t *testing.T) {
+	q := newQueue(t, Config{})
+	push(t, q, Fragment{Query: "long", ID: "1"}, 0)
+	q.Charge("long", 2*time.Second) // now level 1
+	push(t, q, Fragment{Query: "long", ID: "2"}, time.Millisecond)
+	push(t, q, Fragment{Query: "short", ID: "1", Priority: 0}, 2*time.Second)
+	if att, lv := q.Attained("long"); att != 2*time.Second || lv != 1 {
+		t.Fatalf("long attained %s at level %d", att, lv)
+	}
+	got := drain(q, "", t0.Add(3*time.Second))
+	if want := []string{"short/1", "long/1", "long/2"}; !slices.Equal(got, want) {
+		t.Fatalf("order %v, want %v", got, want)
+	}
+}
+
+// TestLevelShares: with both levels busy, level 0 gets twice the executor time of level 1,
+// so the long query still progresses.
+func TestLevelShares(t *testing.T) {
+	q := newQueue(t, Config{Levels: []time.Duration{0, time.Second}})
+	q.Charge("long", 2*time.Second)
+	q.Charge("short", 0)
+	now := t0
+	for i := range 300 {
+		push(t, q, Fragment{Query: "long", ID: fmt.Sprint("l", i)}, 0)
+		push(t, q, Fragment{Query: "short", ID: fmt.Sprint("s", i)}, 0)
+	}
+	// Keep "short" in level 0 whatever it runs: a fresh query per pop would do the same.
+	ran := map[int]time.Duration{}
+	for range 300 {
+		f, ok, _ := q.Pop("", now)
+		if !ok {
+			t.Fatal("queue ran dry")
+		}
+		_, lv := q.Attained(f.Query)
+		ran[lv] += 100 * time.Millisecond
+		if f.Query == "long" {
+			q.Charge("long", 100*time.Millisecond)
+		} else {
+			q.levels[0].scheduled += 0.1 // charge level 0 without sinking the query
+		}
+	}
+	ratio := float64(ran[0]) / float64(ran[1])
+	if ratio < 1.8 || ratio > 2.2 {
+		t.Fatalf("level 0 ran %s, level 1 %s: ratio %.2f, want about 2", ran[0], ran[1], ratio)
+	}
+}
+
+// TestIdleLevelDoesNotBurst: a level that was empty while another ran starts from the
+// other's position instead of zero.
+func TestIdleLevelDoesNotBurst(t *testing.T) {
+	q := newQueue(t, Config{})
+	q.Charge("long", 2*time.Second)
+	for i := range 100 {
+		push(t, q, Fragment{Query: "long", ID: fmt.Sprint(i)}, 0)
+	}
+	for range 50 { // level 1 alone runs 50 s
+		f, _, _ := q.Pop("", t0)
+		q.Charge(f.Query, time.Second)
+	}
+	for i := range 10 {
+		push(t, q, Fragment{Query: fmt.Sprint("new", i), ID: "1"}, time.Second)
+	}
+	// Level 0 starts level with level 1: the new queries and the old one share the
+	// executors 2:1 instead of level 0 taking 50 s of credit.
+	var got []string
+	for range 30 {
+		f, _, _ := q.Pop("", t0.Add(2*time.Second))
+		got = append(got, f.Query)
+		q.Charge(f.Query, time.Second)
+	}
+	if got[0] != "new0" {
+		t.Fatalf("first after the new queries arrived: %s", got[0])
+	}
+	if n := slices.Index(got, "long"); n < 0 || n > 3 {
+		t.Fatalf("the long query waited %d pops after the new ones arrived: %v", n, got)
+	}
+}
+
+// TestLocalityWaitIsBounded: an executor of another region passes over a fragment held for
+// its region until LocalityWait, learns how long to wait, and takes it after.
+func TestLocalityWaitIsBounded(t *testing.T) {
+	q := newQueue(t, Config{LocalityWait: 100 * time.Millisecond})
+	push(t, q, Fragment{Query: "a", ID: "eu", Region: "eu"}, 0)
+	push(t, q, Fragment{Query: "b", ID: "any"}, 10*time.Millisecond)
+	f, ok, _ := q.Pop("us", t0.Add(20*time.Millisecond))
+	if !ok || f.ID != "any" {
+		t.Fatalf("us executor got %+v %v, want the fragment without a region", f, ok)
+	}
+	_, ok, retry := q.Pop("us", t0.Add(30*time.Millisecond))
+	if ok || retry != 70*time.Millisecond {
+		t.Fatalf("us executor: ok=%v retry=%s, want nothing for 70ms", ok, retry)
+	}
+	if f, ok, _ := q.Pop("us", t0.Add(100*time.Millisecond)); !ok || f.ID != "eu" {
+		t.Fatalf("after the locality wait the us executor got %+v %v", f, ok)
+	}
+	push(t, q, Fragment{Query: "c", ID: "eu2", Region: "eu"}, 200*time.Millisecond)
+	if f, ok, _ := q.Pop("eu", t0.Add(200*time.Millisecond)); !ok || f.ID != "eu2" {
+		t.Fatalf("eu executor got %+v %v", f, ok)
+	}
+}
+
+func TestLimitsAndRemoval(t *testing.T) {
+	q := newQueue(t, Config{MaxQueued: 2})
+	push(t, q, Fragment{Query: "a", ID: "1"}, 0)
+	if err := q.Push(Fragment{Query: "a", ID: "1"}, t0); !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("duplicate push: %v", err)
+	}
+	push(t, q, Fragment{Query: "a", ID: "2"}, 0)
+	if err := q.Push(Fragment{Query: "b", ID: "1"}, t0); !errors.Is(err, ErrFull) {
+		t.Fatalf("push beyond MaxQueued: %v", err)
+	}
+	if got := q.RemoveQuery("a"); len(got) != 2 || q.Len() != 0 {
+		t.Fatalf("RemoveQuery = %v, Len %d", got, q.Len())
+	}
+	if _, ok, retry := q.Pop("", t0); ok || retry != 0 {
+		t.Fatal("popped from an empty queue")
+	}
+	if _, err := New(Config{Levels: []time.Duration{time.Second}}); err == nil {
+		t.Fatal("levels not starting at 0 accepted")
+	}
+}
+
+// TestNothingStarves: under a random stream of pushes with random priorities and costs,
+// every fragment is popped within a bounded time of its push.
+func TestNothingStarves(t *testing.T) {
+	q := newQueue(t, Config{})
+	rng := rand.New(rand.NewPCG(7, 7))
+	pushedAt := map[string]time.Time{}
+	now := t0
+	var worst time.Duration
+	for i := range 20000 {
+		now = now.Add(10 * time.Millisecond)
+		for range 2 { // arrivals faster than service: the queue grows
+			id := fmt.Sprint(i, "-", rng.IntN(1000000))
+			f := Fragment{Query: id, ID: "f", Priority: rng.IntN(5), RemainingCost: time.Duration(rng.IntN(3600)) * time.Second}
+			if q.Push(f, now) == nil {
+				pushedAt[id] = now
+			}
+		}
+		if rng.IntN(3) > 0 {
+			continue
+		}
+		f, ok, _ := q.Pop("", now)
+		if ok {
+			worst = max(worst, now.Sub(pushedAt[f.Query]))
+		}
+	}
+	// Priority handicap ≤ 4 × 1s, cost handicap ≤ log2(3.6e6) × 100ms ≈ 2.2s: after ~6.2 s
+	// a fragment is ahead of every newer one. With the queue growing, the oldest ones are
+	// served at the service rate, so the bound is the handicap plus the backlog ahead.
+	if worst > 5*time.Minute {
+		t.Fatalf("a fragment waited %s", worst)
+	}
+	t.Logf("worst wait %s with %d still queued", worst, q.Len())
+}
