@@ -195,10 +195,18 @@ func eachEvent(t *testing.T, js jetstream.JetStream, subjects []string, fn func(
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cons, err := js.OrderedConsumer(ctx, events.StreamQueries, jetstream.OrderedConsumerConfig{FilterSubjects: subjects})
+	// An ephemeral consumer deleted after the read: tests poll the log in loops, and
+	// lingering consumers would hit the stream's consumer limit.
+	cons, err := js.CreateConsumer(ctx, events.StreamQueries, jetstream.ConsumerConfig{FilterSubjects: subjects,
+		AckPolicy: jetstream.AckNonePolicy, DeliverPolicy: jetstream.DeliverAllPolicy, MemoryStorage: true, InactiveThreshold: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = js.DeleteConsumer(dctx, events.StreamQueries, cons.CachedInfo().Name)
+	}()
 	for {
 		batch, err := cons.FetchNoWait(500)
 		if err != nil {

@@ -1,31 +1,29 @@
 package fragment
 
 import (
-	"bytes"
+	"errors"
 	"fmt"
-	"mime"
-	"strings"
 
+	"github.com/sluicehq/sluice/pkg/substraitplan"
 	"github.com/substrait-io/substrait-go/v8/extensions"
 	"github.com/substrait-io/substrait-go/v8/types"
 	"github.com/substrait-io/substrait-protobuf/go/substraitpb"
-	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 )
 
-// Content types Parse understands; parameters (charset, ...) are ignored.
+// Content types Parse understands (see pkg/substraitplan).
 const (
 	// ContentTypeJSON is a proto3 JSON plan. Any "+json" media type is JSON too.
-	ContentTypeJSON = "application/json"
+	ContentTypeJSON = substraitplan.ContentTypeJSON
 	// ContentTypeProtobuf is a binary protobuf plan. "application/protobuf",
 	// "application/octet-stream" and any "+protobuf" or "+proto" media type are too.
-	ContentTypeProtobuf = "application/x-protobuf"
+	ContentTypeProtobuf = substraitplan.ContentTypeProtobuf
 	// ContentTypeSubstrait is the binary plan's Substrait-specific media type.
-	ContentTypeSubstrait = "application/vnd.substrait.plan+protobuf"
+	ContentTypeSubstrait = substraitplan.ContentTypeSubstrait
 )
 
 // MaxPlanSize bounds the bytes Parse accepts.
-const MaxPlanSize = 32 << 20
+const MaxPlanSize = substraitplan.MaxPlanSize
 
 // Plan is a parsed, validated Substrait plan with a single root relation. It is
 // immutable; Cut reads it without changing it.
@@ -55,51 +53,19 @@ func (p *Plan) Relations() int { return len(p.tree.nodes) }
 // Every failure wraps ErrMalformedPlan or ErrUnsupported and, when it concerns one
 // relation, is an *Error carrying the relation's path.
 func Parse(data []byte, contentType string) (*Plan, error) {
-	if len(data) > MaxPlanSize {
-		return nil, unsupported("", "", "plan of %d bytes exceeds the %d byte limit", len(data), MaxPlanSize)
-	}
-	isJSON, err := encodingOf(contentType, data)
+	p, err := substraitplan.Decode(data, contentType)
 	if err != nil {
-		return nil, err
-	}
-	var p substraitpb.Plan
-	if isJSON {
-		migrated, err := migrateJSON(data)
-		if err != nil {
-			return nil, err
+		var de *substraitplan.Error
+		if !errors.As(err, &de) {
+			return nil, &Error{Kind: ErrMalformedPlan, Cause: err}
 		}
-		if err := (protojson.UnmarshalOptions{DiscardUnknown: true}).Unmarshal(migrated, &p); err != nil {
-			return nil, &Error{Kind: ErrMalformedPlan, Detail: "cannot decode the JSON plan", Cause: err}
+		kind := ErrMalformedPlan
+		if errors.Is(de.Kind, substraitplan.ErrUnsupported) {
+			kind = ErrUnsupported
 		}
-	} else {
-		if err := proto.Unmarshal(data, &p); err != nil {
-			return nil, &Error{Kind: ErrMalformedPlan, Detail: "cannot decode the protobuf plan", Cause: err}
-		}
-		if err := migrateBinary(&p); err != nil {
-			return nil, err
-		}
+		return nil, &Error{Kind: kind, Path: de.Path, Detail: de.Detail, Cause: de.Cause}
 	}
-	return newPlan(&p)
-}
-
-// encodingOf reports whether contentType (or, when empty, the data) is JSON.
-func encodingOf(contentType string, data []byte) (bool, error) {
-	if strings.TrimSpace(contentType) == "" {
-		trimmed := bytes.TrimLeft(data, " \t\r\n")
-		return len(trimmed) > 0 && trimmed[0] == '{', nil
-	}
-	mt, _, err := mime.ParseMediaType(contentType)
-	if err != nil {
-		return false, unsupported("", "", "content type %q: %v", contentType, err)
-	}
-	switch {
-	case mt == ContentTypeJSON || strings.HasSuffix(mt, "+json"):
-		return true, nil
-	case mt == ContentTypeProtobuf || mt == "application/protobuf" || mt == "application/octet-stream" ||
-		strings.HasSuffix(mt, "+protobuf") || strings.HasSuffix(mt, "+proto"):
-		return false, nil
-	}
-	return false, unsupported("", "", "content type %q is neither JSON nor protobuf", contentType)
+	return newPlan(p)
 }
 
 // newPlan validates a decoded plan.

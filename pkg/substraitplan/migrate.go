@@ -1,4 +1,4 @@
-package fragment
+package substraitplan
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/substrait-io/substrait-go/v8/extensions"
 	"github.com/substrait-io/substrait-protobuf/go/substraitpb"
+	extpb "github.com/substrait-io/substrait-protobuf/go/substraitpb/extensions"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
@@ -65,7 +66,7 @@ func urnAnchors(existing map[uint32]string, legacy []legacyURI) (remap map[uint3
 	}
 	for _, l := range legacy {
 		if _, dup := remap[l.anchor]; dup {
-			return nil, nil, malformed("extensionUris", "", "extension URI anchor %d declared twice", l.anchor)
+			return nil, nil, malformed("extensionUris", "extension URI anchor %d declared twice", l.anchor)
 		}
 		urn := urnForURI(l.uri)
 		if a, ok := byURN[urn]; ok {
@@ -103,10 +104,10 @@ func migrateJSON(data []byte) ([]byte, error) {
 	dec.UseNumber()
 	var top map[string]any
 	if err := dec.Decode(&top); err != nil {
-		return nil, &Error{Kind: ErrMalformedPlan, Detail: "invalid JSON", Cause: err}
+		return nil, &Error{Kind: ErrMalformed, Detail: "invalid JSON", Cause: err}
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, malformed("", "", "trailing data after the JSON plan")
+		return nil, malformed("", "trailing data after the JSON plan")
 	}
 	legacy, err := jsonLegacyURIs(top)
 	if err != nil {
@@ -154,16 +155,16 @@ func jsonLegacyURIs(top map[string]any) ([]legacyURI, error) {
 		delete(top, key)
 		list, ok := raw.([]any)
 		if !ok && raw != nil {
-			return nil, malformed(key, "", "want a list")
+			return nil, malformed(key, "want a list")
 		}
 		for i, e := range list {
 			obj, ok := e.(map[string]any)
 			if !ok {
-				return nil, malformed(fmt.Sprintf("%s[%d]", key, i), "", "want an object")
+				return nil, malformed(fmt.Sprintf("%s[%d]", key, i), "want an object")
 			}
 			anchor, err := jsonUint32(obj, "extensionUriAnchor", "extension_uri_anchor")
 			if err != nil {
-				return nil, malformed(fmt.Sprintf("%s[%d]", key, i), "", "%v", err)
+				return nil, malformed(fmt.Sprintf("%s[%d]", key, i), "%v", err)
 			}
 			uri, _ := obj["uri"].(string)
 			out = append(out, legacyURI{anchor: anchor, uri: uri})
@@ -184,7 +185,7 @@ func jsonURNs(top map[string]any) (map[uint32]string, string, error) {
 		obj, _ := e.(map[string]any)
 		anchor, err := jsonUint32(obj, "extensionUrnAnchor", "extension_urn_anchor")
 		if err != nil {
-			return nil, "", malformed(fmt.Sprintf("%s[%d]", key, i), "", "%v", err)
+			return nil, "", malformed(fmt.Sprintf("%s[%d]", key, i), "%v", err)
 		}
 		urn, _ := obj["urn"].(string)
 		out[anchor] = urn
@@ -201,7 +202,7 @@ func jsonMigrateDecl(inner map[string]any, remap map[uint32]uint32, i int) error
 		ref, err := jsonUint32(inner, k)
 		delete(inner, k)
 		if err != nil {
-			return malformed(fmt.Sprintf("extensions[%d]", i), "", "%v", err)
+			return malformed(fmt.Sprintf("extensions[%d]", i), "%v", err)
 		}
 		if _, has := inner["extensionUrnReference"]; has {
 			continue
@@ -211,7 +212,7 @@ func jsonMigrateDecl(inner map[string]any, remap map[uint32]uint32, i int) error
 		}
 		a, ok := remap[ref]
 		if !ok {
-			return malformed(fmt.Sprintf("extensions[%d]", i), "", "extension URI reference %d is not declared", ref)
+			return malformed(fmt.Sprintf("extensions[%d]", i), "extension URI reference %d is not declared", ref)
 		}
 		inner["extensionUrnReference"] = a
 	}
@@ -251,7 +252,7 @@ func migrateBinary(p *substraitpb.Plan) error {
 	var legacy []legacyURI
 	rest, err := takeUnknown(m, func(typ protowire.Type, v []byte) error {
 		if typ != protowire.BytesType {
-			return malformed("extensionUris", "", "want a message")
+			return malformed("extensionUris", "want a message")
 		}
 		l, err := decodeLegacyURI(v)
 		legacy = append(legacy, l)
@@ -270,7 +271,7 @@ func migrateBinary(p *substraitpb.Plan) error {
 		return err
 	}
 	for _, a := range added {
-		p.ExtensionUrns = append(p.ExtensionUrns, extensionURN(a.anchor, a.uri))
+		p.ExtensionUrns = append(p.ExtensionUrns, &extpb.SimpleExtensionURN{ExtensionUrnAnchor: a.anchor, Urn: a.uri})
 	}
 	for i, d := range p.GetExtensions() {
 		if d == nil {
@@ -297,7 +298,7 @@ func migrateBinaryDecl(d protoreflect.Message, remap map[uint32]uint32, i int) e
 	rest, err := takeUnknown(inner, func(typ protowire.Type, v []byte) error {
 		n, k := protowire.ConsumeVarint(v)
 		if typ != protowire.VarintType || k < 0 || n > 1<<32-1 {
-			return malformed(fmt.Sprintf("extensions[%d]", i), "", "invalid extension URI reference")
+			return malformed(fmt.Sprintf("extensions[%d]", i), "invalid extension URI reference")
 		}
 		ref, found = uint32(n), true
 		return nil
@@ -312,7 +313,7 @@ func migrateBinaryDecl(d protoreflect.Message, remap map[uint32]uint32, i int) e
 	}
 	a, ok := remap[ref]
 	if !ok {
-		return malformed(fmt.Sprintf("extensions[%d]", i), "", "extension URI reference %d is not declared", ref)
+		return malformed(fmt.Sprintf("extensions[%d]", i), "extension URI reference %d is not declared", ref)
 	}
 	inner.Set(urnField, protoreflect.ValueOfUint32(a))
 	return nil
@@ -327,11 +328,11 @@ func takeUnknown(m protoreflect.Message, fn func(protowire.Type, []byte) error) 
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return nil, malformed("", "", "corrupt unknown fields")
+			return nil, malformed("", "corrupt unknown fields")
 		}
 		flen := protowire.ConsumeFieldValue(num, typ, b[n:])
 		if flen < 0 {
-			return nil, malformed("", "", "corrupt unknown fields")
+			return nil, malformed("", "corrupt unknown fields")
 		}
 		field, val := b[:n+flen], b[n:n+flen]
 		b = b[n+flen:]
@@ -342,7 +343,7 @@ func takeUnknown(m protoreflect.Message, fn func(protowire.Type, []byte) error) 
 		if typ == protowire.BytesType {
 			v, k := protowire.ConsumeBytes(val)
 			if k < 0 {
-				return nil, malformed("", "", "corrupt unknown fields")
+				return nil, malformed("", "corrupt unknown fields")
 			}
 			val = v
 		}
@@ -359,26 +360,26 @@ func decodeLegacyURI(b []byte) (legacyURI, error) {
 	for len(b) > 0 {
 		num, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return l, malformed("extensionUris", "", "corrupt extension URI")
+			return l, malformed("extensionUris", "corrupt extension URI")
 		}
 		b = b[n:]
 		switch {
 		case num == 1 && typ == protowire.VarintType:
 			v, k := protowire.ConsumeVarint(b)
 			if k < 0 || v > 1<<32-1 {
-				return l, malformed("extensionUris", "", "corrupt extension URI anchor")
+				return l, malformed("extensionUris", "corrupt extension URI anchor")
 			}
 			l.anchor, b = uint32(v), b[k:]
 		case num == 2 && typ == protowire.BytesType:
 			v, k := protowire.ConsumeBytes(b)
 			if k < 0 {
-				return l, malformed("extensionUris", "", "corrupt extension URI")
+				return l, malformed("extensionUris", "corrupt extension URI")
 			}
 			l.uri, b = string(v), b[k:]
 		default:
 			k := protowire.ConsumeFieldValue(num, typ, b)
 			if k < 0 {
-				return l, malformed("extensionUris", "", "corrupt extension URI")
+				return l, malformed("extensionUris", "corrupt extension URI")
 			}
 			b = b[k:]
 		}
