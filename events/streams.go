@@ -126,7 +126,9 @@ func (t Topology) FragmentsStream() jetstream.StreamConfig {
 func (t Topology) Buckets() []jetstream.KeyValueConfig {
 	return []jetstream.KeyValueConfig{
 		{Bucket: BucketQueryStatus, Description: "latest state of each query (derived view)", History: 1, TTL: t.StatusRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
-		{Bucket: BucketClusters, Description: "executor-proxy heartbeats", History: 1, TTL: t.HeartbeatTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		// Heartbeats are ephemeral (they expire in seconds and are rewritten every interval):
+		// memory storage keeps their writes off the disk that the query log syncs to.
+		{Bucket: BucketClusters, Description: "executor-proxy heartbeats", History: 1, TTL: t.HeartbeatTTL, LimitMarkerTTL: time.Second, Storage: jetstream.MemoryStorage, Replicas: t.Replicas},
 		{Bucket: BucketLeases, Description: "leader leases; the revision fences the leader's writes", History: 1, TTL: t.LeaseTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 		{Bucket: BucketConfig, Description: "shared configuration", History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 		{Bucket: BucketPlacements, Description: "placement claims: which cluster and attempt may start each query", History: 1, TTL: t.StatusRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
@@ -200,7 +202,15 @@ func (t Topology) Ensure(ctx context.Context, js jetstream.JetStream) error {
 		}
 	}
 	for _, cfg := range t.Buckets() {
-		if _, err := js.CreateOrUpdateKeyValue(ctx, cfg); err != nil {
+		_, err := js.CreateOrUpdateKeyValue(ctx, cfg)
+		if err != nil && cfg.Bucket == BucketClusters {
+			// Its storage type changed (older versions kept heartbeats on file), which no
+			// update can do; its entries are rewritten within a heartbeat, so recreate it.
+			if derr := js.DeleteKeyValue(ctx, cfg.Bucket); derr == nil {
+				_, err = js.CreateKeyValue(ctx, cfg)
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("ensure bucket %s: %w", cfg.Bucket, err)
 		}
 	}

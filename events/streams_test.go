@@ -137,8 +137,12 @@ func TestTopologyEnsure(t *testing.T) {
 		if st.LimitMarkerTTL() != want.markerTTL {
 			t.Errorf("%s limit marker TTL = %v, want %v", want.name, st.LimitMarkerTTL(), want.markerTTL)
 		}
-		if st.Config().Storage != jetstream.FileStorage {
-			t.Errorf("%s storage = %v, want file", want.name, st.Config().Storage)
+		wantStorage := jetstream.FileStorage
+		if want.name == events.BucketClusters {
+			wantStorage = jetstream.MemoryStorage // heartbeats are ephemeral
+		}
+		if st.Config().Storage != wantStorage {
+			t.Errorf("%s storage = %v, want %v", want.name, st.Config().Storage, wantStorage)
 		}
 		if st.Values() != want.wantEntries {
 			t.Errorf("%s holds %d values after the second Ensure, want %d", want.name, st.Values(), want.wantEntries)
@@ -152,6 +156,39 @@ func TestTopologyEnsure(t *testing.T) {
 // TestTerminalDedup proves the guarantee that a query ends exactly once: every terminal
 // event carries MsgIDTerminal, so whichever is published first is the only one stored, even
 // though they go to different subjects.
+// TestEnsureMovesHeartbeatsToMemory: a heartbeat bucket left on file storage by an older
+// version is recreated in memory; the other buckets keep their contents.
+func TestEnsureMovesHeartbeatsToMemory(t *testing.T) {
+	t.Parallel()
+	_, conn := natstest.RunJetStream(t)
+	ctx := t.Context()
+	topo := events.DefaultTopology()
+	var old jetstream.KeyValueConfig
+	for _, cfg := range topo.Buckets() {
+		if cfg.Bucket == events.BucketClusters {
+			old = cfg
+		}
+	}
+	old.Storage = jetstream.FileStorage
+	if _, err := conn.JS.CreateKeyValue(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := topo.Ensure(ctx, conn.JS); err != nil {
+		t.Fatalf("Ensure over a file-storage heartbeat bucket: %v", err)
+	}
+	kv, err := conn.JS.KeyValue(ctx, events.BucketClusters)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := st.Config().Storage; got != jetstream.MemoryStorage {
+		t.Fatalf("heartbeat bucket storage %v, want memory", got)
+	}
+}
+
 func TestTerminalDedup(t *testing.T) {
 	t.Parallel()
 	_, conn := natstest.RunJetStream(t)
