@@ -41,7 +41,7 @@ fuzz: ## Fuzz the parsers for 30 s each
 	$(GO) test ./pkg/sqltext/ -run '^$$' -fuzz FuzzSQLText -fuzztime 30s
 	$(GO) test ./pkg/confcheck/ -run '^$$' -fuzz FuzzDecodeStrict -fuzztime 30s
 	$(GO) test ./services/executorproxy/internal/coordinator/ -run '^$$' -fuzz FuzzParseDuration -fuzztime 30s
-	$(GO) test ./services/scheduler/internal/fragment/ -run '^$$' -fuzz FuzzParse -fuzztime 30s -fuzzminimizetime 3s
+	$(GO) test ./pkg/fragment/ -run '^$$' -fuzz FuzzParse -fuzztime 30s -fuzzminimizetime 3s
 	$(GO) test ./services/executorproxy/internal/substraitsql/ -run '^$$' -fuzz FuzzTranslate -fuzztime 30s -fuzzminimizetime 3s
 
 .PHONY: lint
