@@ -2,6 +2,7 @@ package substraitsql
 
 import (
 	"fmt"
+	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -59,16 +60,16 @@ func cutPoints(root **substraitpb.Rel) []**substraitpb.Rel {
 // plan reads it back through a ["__sluice_fragment", id] read. The answer must equal the
 // whole plan's.
 func TestFragmentsMatchWholePlan(t *testing.T) {
-	db := tinyDB(t).DB()
+	db := tpchcheck.TinySQL(t)
 	dir := t.TempDir()
-	for _, name := range tpchQueries {
+	for _, name := range tpchcheck.Queries {
 		t.Run(name, func(t *testing.T) {
 			plan := loadPlan(t, name)
 			whole, err := Translate(plan, Options{Table: tinyTables})
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := queryRows(t.Context(), db, whole)
+			want, err := tpchcheck.QueryRows(t.Context(), db, whole)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -109,12 +110,12 @@ func TestFragmentsMatchWholePlan(t *testing.T) {
 				if err != nil {
 					t.Fatalf("cut %d: %v", i, err)
 				}
-				got, err := queryRows(t.Context(), db, parent)
+				got, err := tpchcheck.QueryRows(t.Context(), db, parent)
 				if err != nil {
 					t.Fatalf("cut %d: run parent: %v\n%s", i, err, parent)
 				}
 				ordered := strings.Contains(whole, "ORDER BY")
-				if err := compareRows(got, want, ordered); err != nil {
+				if err := tpchcheck.CompareRows(got, want, ordered); err != nil {
 					t.Fatalf("cut %d: %v\nparent:\n%s", i, err, parent)
 				}
 			}

@@ -1,6 +1,7 @@
 package substraitsql
 
 import (
+	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"testing"
 
 	"github.com/substrait-io/substrait-protobuf/go/substraitpb"
@@ -10,7 +11,7 @@ import (
 // FuzzTranslate feeds mutated binary plans (seeded with the TPC-H plans) to Translate and
 // TranslateRel: they may fail, but never panic.
 func FuzzTranslate(f *testing.F) {
-	for _, name := range tpchQueries {
+	for _, name := range tpchcheck.Queries {
 		b, err := proto.Marshal(loadPlan(f, name))
 		if err != nil {
 			f.Fatal(err)

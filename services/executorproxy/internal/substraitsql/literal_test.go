@@ -1,6 +1,7 @@
 package substraitsql
 
 import (
+	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"testing"
 
 	"github.com/substrait-io/substrait-protobuf/go/substraitpb"
@@ -10,7 +11,7 @@ import (
 // TestLiterals renders literals of every kind and checks DuckDB reads them back as the
 // intended value.
 func TestLiterals(t *testing.T) {
-	db := tinyDB(t).DB()
+	db := tpchcheck.TinySQL(t)
 	cases := []struct {
 		json, sql, text string // text: DuckDB's CAST(value AS VARCHAR)
 	}{

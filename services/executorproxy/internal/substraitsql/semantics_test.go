@@ -1,13 +1,14 @@
 package substraitsql
 
 import (
+	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"testing"
 )
 
 // TestSemantics runs small plans that use the relations, join types, set operations and
 // expressions the TPC-H plans leave out, and compares them with hand-written SQL.
 func TestSemantics(t *testing.T) {
-	db := tinyDB(t).DB()
+	db := tpchcheck.TinySQL(t)
 	nation, region := scan("NATION"), scan("REGION")
 	natKey := func(rk int64, op int) string { // nation keys of regions (op: 2 lt, 3 gt, 1 eq) rk
 		return filter(nation, fn(op, fld(2), i64(rk)), 0)
@@ -151,15 +152,15 @@ func TestSemantics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := queryRows(t.Context(), db, sql)
+			got, err := tpchcheck.QueryRows(t.Context(), db, sql)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, sql)
 			}
-			want, err := queryRows(t.Context(), db, c.want)
+			want, err := tpchcheck.QueryRows(t.Context(), db, c.want)
 			if err != nil {
 				t.Fatalf("reference: %v", err)
 			}
-			if err := compareRows(got, want, c.ordered); err != nil {
+			if err := tpchcheck.CompareRows(got, want, c.ordered); err != nil {
 				t.Fatalf("%v\n%s", err, sql)
 			}
 		})
