@@ -191,11 +191,8 @@ func TestEnsureMovesHeartbeatsToMemory(t *testing.T) {
 
 func TestTerminalDedup(t *testing.T) {
 	t.Parallel()
-	_, conn := natstest.RunJetStream(t)
+	_, conn := natstest.RunSluice(t)
 	ctx := t.Context()
-	if err := events.DefaultTopology().Ensure(ctx, conn.JS); err != nil {
-		t.Fatal(err)
-	}
 	tracer, _ := newTracer(t)
 	pub := events.NewPublisher(conn.JS, "sluice/test", tracer)
 
@@ -272,11 +269,8 @@ func TestTerminalDedup(t *testing.T) {
 // a fenced publish whose expectation fails is refused, not stored.
 func TestPublishWithExpectations(t *testing.T) {
 	t.Parallel()
-	_, conn := natstest.RunJetStream(t)
+	_, conn := natstest.RunSluice(t)
 	ctx := t.Context()
-	if err := events.DefaultTopology().Ensure(ctx, conn.JS); err != nil {
-		t.Fatal(err)
-	}
 	tracer, _ := newTracer(t)
 	pub := events.NewPublisher(conn.JS, "sluice/test", tracer)
 

@@ -155,40 +155,38 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		return fmt.Errorf("SLUICE_CLUSTER_ADDR: %w", err)
 	}
 	basePort, _ := strconv.Atoi(clusterPort)
+	// startCluster runs one executor-proxy with the settings every cluster shares; backend
+	// sets the rest.
+	startCluster := func(name, addr string, backend func(*executorproxy.Config)) {
+		xc := executorproxy.Config{
+			Cluster: name, HTTPAddr: addr, Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait,
+			ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond,
+			Server: ns, Logger: log, Topology: &topo,
+			Ready: func(url string) {
+				if cfg.OnCluster != nil {
+					cfg.OnCluster(name, url)
+				}
+				pending.Done()
+			},
+		}
+		backend(&xc)
+		start(name, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
+	}
 	for i := 1; i <= cfg.Clusters; i++ {
 		port := 0
 		if basePort != 0 {
 			port = basePort + i - 1
 		}
-		xc := executorproxy.Config{
-			Cluster: fmt.Sprintf("local-%d", i), HTTPAddr: net.JoinHostPort(clusterHost, strconv.Itoa(port)),
-			Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait, DataDir: cfg.DataDir, TPCHScale: cfg.TPCHScale,
-			ResultBufferBytes: 16 << 20, ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond,
-			Server: ns, Logger: log, Topology: &topo,
-			Ready: func(url string) {
-				if cfg.OnCluster != nil {
-					cfg.OnCluster(fmt.Sprintf("local-%d", i), url)
-				}
-				pending.Done()
-			},
-		}
-		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
+		startCluster(fmt.Sprintf("local-%d", i), net.JoinHostPort(clusterHost, strconv.Itoa(port)), func(xc *executorproxy.Config) {
+			xc.DataDir, xc.TPCHScale, xc.ResultBufferBytes = cfg.DataDir, cfg.TPCHScale, 16<<20
+		})
 	}
 	for _, cc := range coords {
-		xc := executorproxy.Config{
-			Cluster: cc.name, HTTPAddr: net.JoinHostPort(clusterHost, "0"), Slots: cfg.Slots, Prefetch: 1, AckWait: cfg.AckWait,
-			ClientTimeout: cfg.ClientTimeout, HeartbeatInterval: 500 * time.Millisecond, Backend: cc.kind, CoordinatorURL: cc.url,
-			Credentials: cfg.Credentials, CoordinatorUser: cfg.CoordUser, CoordinatorPassword: cfg.CoordPassword, CredentialsKey: cfg.CredentialsKey,
-			CoordinatorPoll: 500 * time.Millisecond, CoordinatorLostAfter: cfg.LostAfter, DispatchTimeout: 10 * time.Second, ProgressInterval: cfg.Progress,
-			Server: ns, Logger: log, Topology: &topo,
-			Ready: func(url string) {
-				if cfg.OnCluster != nil {
-					cfg.OnCluster(cc.name, url)
-				}
-				pending.Done()
-			},
-		}
-		start(xc.Cluster, func(ctx context.Context) error { return executorproxy.Run(ctx, xc) })
+		startCluster(cc.name, net.JoinHostPort(clusterHost, "0"), func(xc *executorproxy.Config) {
+			xc.Backend, xc.CoordinatorURL = cc.kind, cc.url
+			xc.Credentials, xc.CoordinatorUser, xc.CoordinatorPassword, xc.CredentialsKey = cfg.Credentials, cfg.CoordUser, cfg.CoordPassword, cfg.CredentialsKey
+			xc.CoordinatorPoll, xc.CoordinatorLostAfter, xc.DispatchTimeout, xc.ProgressInterval = 500*time.Millisecond, cfg.LostAfter, 10*time.Second, cfg.Progress
+		})
 	}
 	start("admission", func(ctx context.Context) error {
 		return admission.Run(ctx, admission.Config{MaxRunning: cfg.MaxRunning, ResourceGroupsFile: cfg.ResourceGroups, UserGroupsFile: cfg.UserGroups,
