@@ -34,6 +34,11 @@ const (
 	// ObjectSnapshots is the object store of state snapshots: a cache of a service's fold
 	// of the log at one sequence, so that a new replica replays only the log after it.
 	ObjectSnapshots = "SLUICE_SNAPSHOTS"
+	// ObjectPlans holds Substrait plans larger than InlinePlanLimit, named by query ID.
+	ObjectPlans = "SLUICE_PLANS"
+	// ObjectResults holds the intermediate results of plan fragments when executors do
+	// not share a disk, named <query>/<fragment>.parquet; deleted when the query ends.
+	ObjectResults = "SLUICE_RESULTS"
 	// SnapshotAdmission is the ObjectSnapshots object holding admission's fold.
 	SnapshotAdmission = "admission"
 
@@ -98,7 +103,7 @@ func (t Topology) QueriesStream() jetstream.StreamConfig {
 	return jetstream.StreamConfig{
 		Name:        StreamQueries,
 		Description: "Sluice global queue and query lifecycle log",
-		Subjects:    []string{SubjectQueryAll, SubjectAdmissionTerm},
+		Subjects:    []string{SubjectQueryAll, SubjectAdmissionTerm, SubjectFragmentStatusAll},
 		Retention:   jetstream.LimitsPolicy,
 		Storage:     jetstream.FileStorage,
 		Replicas:    t.Replicas,
@@ -140,6 +145,8 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 func (t Topology) ObjectStores() []jetstream.ObjectStoreConfig {
 	return []jetstream.ObjectStoreConfig{
 		{Bucket: ObjectSnapshots, Description: "state snapshots (derived from the log, safe to delete)", Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: ObjectPlans, Description: "Substrait plans too large for an event", TTL: t.QueryRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: ObjectResults, Description: "intermediate results of plan fragments (deleted when their query ends)", TTL: t.StatusRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 	}
 }
 

@@ -53,7 +53,7 @@ func TestTopologyEnsure(t *testing.T) {
 		maxAge    time.Duration
 		msgs      uint64
 	}{
-		{events.StreamQueries, []string{events.SubjectQueryAll, events.SubjectAdmissionTerm}, jetstream.LimitsPolicy, topo.QueryRetention, 1},
+		{events.StreamQueries, []string{events.SubjectQueryAll, events.SubjectAdmissionTerm, events.SubjectFragmentStatusAll}, jetstream.LimitsPolicy, topo.QueryRetention, 1},
 		{events.StreamFragments, []string{events.SubjectFragmentAll}, jetstream.WorkQueuePolicy, 0, 0},
 	}
 	for _, want := range streams {

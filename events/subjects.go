@@ -56,6 +56,14 @@ const (
 	SubjectFragmentPrefix = "sluice.fragment."
 	// SubjectFragmentAll matches every fragment subject.
 	SubjectFragmentAll = "sluice.fragment.>"
+
+	// SubjectFragmentStatusAll matches the outcomes of plan fragments, stored in the
+	// QUERIES stream (the scheduler folds them with the query lifecycle).
+	SubjectFragmentStatusAll = "sluice.fragment-status.>"
+	// SubjectFragmentDone: a plan fragment finished; its output is stored.
+	SubjectFragmentDone = "sluice.fragment-status.done"
+	// SubjectFragmentFailed: a plan fragment failed.
+	SubjectFragmentFailed = "sluice.fragment-status.failed"
 )
 
 // TerminalSubjects are the subjects whose events end a query. Exactly one of them is stored
@@ -111,4 +119,16 @@ func MsgIDTerminal(queryID string) string { return queryID + ":terminal" }
 // MsgIDFragment identifies one dispatch of one fragment.
 func MsgIDFragment(queryID, fragmentID string, attempt int) string {
 	return fmt.Sprintf("%s:fragment:%s:%d", queryID, fragmentID, attempt)
+}
+
+// MsgIDPlanFragment identifies one release (dispatch) of one plan fragment in one
+// placement attempt.
+func MsgIDPlanFragment(queryID, fragmentID string, attempt, dispatch int) string {
+	return fmt.Sprintf("%s:fragment:%s:%d.%d", queryID, fragmentID, attempt, dispatch)
+}
+
+// MsgIDFragmentStatus identifies the outcome (done or failed) of one release of a plan
+// fragment.
+func MsgIDFragmentStatus(queryID, fragmentID string, attempt, dispatch int) string {
+	return fmt.Sprintf("%s:fragment-status:%s:%d.%d", queryID, fragmentID, attempt, dispatch)
 }

@@ -18,6 +18,8 @@ const (
 	TypeQueryDispatchFailed  = "io.sluice.query.dispatch-failed.v1"
 	TypeQueryProgress        = "io.sluice.query.progress.v1"
 	TypeFragment             = "io.sluice.fragment.v1"
+	TypeFragmentDone         = "io.sluice.fragment.done.v1"
+	TypeFragmentFailed       = "io.sluice.fragment.failed.v1"
 )
 
 // TypeForSubject maps a lifecycle subject to its CloudEvents type.
@@ -74,7 +76,35 @@ type QuerySpec struct {
 	// to a coordinator; empty when no key is configured.
 	SealedAuthorization string    `json:"sealedAuthorization,omitempty"`
 	SubmittedAt         time.Time `json:"submittedAt"`
+
+	// Kind is what the query carries: SQL text (KindSQL, also "") or a Substrait plan.
+	Kind QueryKind `json:"kind,omitempty"`
+	// Plan is a plan query's Substrait Plan, binary protobuf, when it is at most
+	// InlinePlanLimit bytes; larger plans are in the ObjectPlans store under PlanObject.
+	Plan       []byte `json:"plan,omitempty"`
+	PlanObject string `json:"planObject,omitempty"`
+	// Priority is the declared priority of a plan query's fragments (higher runs sooner).
+	Priority int `json:"priority,omitempty"`
+	// CostEstimate is the declared executor time of a plan query, in seconds (0: the
+	// scheduler estimates it from the plan).
+	CostEstimate float64 `json:"costEstimate,omitempty"`
 }
+
+// QueryKind is what a query carries.
+type QueryKind string
+
+// Query kinds.
+const (
+	KindSQL  QueryKind = "sql"
+	KindPlan QueryKind = "plan"
+)
+
+// IsPlan reports whether the query is a Substrait plan.
+func (q QuerySpec) IsPlan() bool { return q.Kind == KindPlan }
+
+// InlinePlanLimit is the largest plan carried inside the submitted event; a larger one
+// goes to the ObjectPlans object store (a JetStream message is at most 1 MiB by default).
+const InlinePlanLimit = 256 << 10
 
 // QuerySubmitted is published by ingest once the query is accepted.
 type QuerySubmitted struct {
@@ -215,8 +245,65 @@ type Fragment struct {
 	FragmentID string    `json:"fragmentId"`
 	Cluster    string    `json:"cluster"`
 	Attempt    int       `json:"attempt"`
-	// SQL is the text the executor runs for this fragment.
-	SQL string `json:"sql"`
+	// SQL is the text the executor runs for this fragment (SQL queries).
+	SQL string `json:"sql,omitempty"`
+
+	// The fields below are set for the fragments of plan queries.
+
+	// Plan is the fragment's own Substrait Plan, binary protobuf: it reads its children
+	// through ["__sluice_fragment", childID] placeholder tables.
+	Plan []byte `json:"plan,omitempty"`
+	// Root marks the fragment whose rows are the query's result (the client is handed to
+	// the executor that runs it).
+	Root bool `json:"root,omitempty"`
+	// Inputs are the outputs of the children the plan reads.
+	Inputs []FragmentOutput `json:"inputs,omitempty"`
+	// Dispatch counts the releases of this fragment (retries), for deduplication.
+	Dispatch int `json:"dispatch,omitempty"`
+	// ReleasedAt is when the scheduler released the fragment to the cluster.
+	ReleasedAt time.Time `json:"releasedAt,omitzero"`
+}
+
+// FragmentOutput is where a finished fragment's intermediate result is: a Parquet file
+// at Path (on a disk the executors share) and, when executors do not share a disk, the
+// same file in the ObjectResults store under Object.
+type FragmentOutput struct {
+	Fragment string `json:"fragment"`
+	Cluster  string `json:"cluster"`
+	Path     string `json:"path,omitempty"`
+	Object   string `json:"object,omitempty"`
+	Rows     int64  `json:"rows"`
+	Bytes    int64  `json:"bytes"`
+}
+
+// FragmentDone is published by an executor-proxy when a non-root fragment of a plan query
+// finished and its output is stored.
+type FragmentDone struct {
+	QueryID    string         `json:"queryId"`
+	FragmentID string         `json:"fragmentId"`
+	Cluster    string         `json:"cluster"`
+	Attempt    int            `json:"attempt"`
+	Dispatch   int            `json:"dispatch"`
+	Output     FragmentOutput `json:"output"`
+	ReleasedAt time.Time      `json:"releasedAt,omitzero"`
+	StartedAt  time.Time      `json:"startedAt"`
+	EndedAt    time.Time      `json:"endedAt"`
+}
+
+// FragmentFailed is published by an executor-proxy when a fragment of a plan query
+// failed. Retriable failures (I/O, a missing input) are run again by the scheduler, after
+// rerunning the children named in MissingInputs; others fail the query with Error.
+type FragmentFailed struct {
+	QueryID       string          `json:"queryId"`
+	FragmentID    string          `json:"fragmentId"`
+	Cluster       string          `json:"cluster"`
+	Attempt       int             `json:"attempt"`
+	Dispatch      int             `json:"dispatch"`
+	Error         *QueryErrorInfo `json:"error"`
+	Retriable     bool            `json:"retriable,omitempty"`
+	MissingInputs []string        `json:"missingInputs,omitempty"`
+	StartedAt     time.Time       `json:"startedAt,omitzero"`
+	EndedAt       time.Time       `json:"endedAt"`
 }
 
 // ClusterState is the lifecycle state a cluster reports.

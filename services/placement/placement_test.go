@@ -18,8 +18,17 @@ import (
 
 // fakeFleet keeps heartbeats of clusters that take no work: the test decides what they do.
 type fakeFleet struct {
-	mu    sync.Mutex
-	alive map[string]bool
+	mu       sync.Mutex
+	alive    map[string]bool
+	lastBeat map[string]time.Time
+}
+
+// silence stops name's heartbeats and returns the time stamped on its last one.
+func (f *fakeFleet) silence(name string) time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.alive[name] = false
+	return f.lastBeat[name]
 }
 
 func (f *fakeFleet) set(name string, alive bool) {
@@ -35,8 +44,10 @@ func (f *fakeFleet) beat(t *testing.T, kv jetstream.KeyValue) {
 			if !alive {
 				continue
 			}
-			b, _ := json.Marshal(events.ClusterHeartbeat{Name: name, URL: "http://" + name, Engine: "duckdb", State: events.ClusterReady, Slots: 4, At: time.Now().UTC()})
+			at := time.Now()
+			b, _ := json.Marshal(events.ClusterHeartbeat{Name: name, URL: "http://" + name, Engine: "duckdb", State: events.ClusterReady, Slots: 4, At: at.UTC()})
 			_, _ = kv.Put(context.Background(), name, b)
+			f.lastBeat[name] = at
 		}
 		f.mu.Unlock()
 		select {
@@ -96,7 +107,7 @@ func TestMoveOffDrainedClusterAndLoseSilentOne(t *testing.T) {
 	ctx := t.Context()
 	hbKV, _ := conn.JS.KeyValue(ctx, events.BucketClusters)
 	ctlKV, _ := conn.JS.KeyValue(ctx, events.BucketClusterControl)
-	fleet := &fakeFleet{alive: map[string]bool{"a": true}}
+	fleet := &fakeFleet{alive: map[string]bool{"a": true}, lastBeat: map[string]time.Time{}}
 	go fleet.beat(t, hbKV)
 
 	pctx, stop := context.WithCancel(context.WithoutCancel(ctx))
@@ -155,14 +166,13 @@ func TestMoveOffDrainedClusterAndLoseSilentOne(t *testing.T) {
 		events.QueryStarted{QueryID: "q2", Cluster: "b", StartedAt: time.Now().UTC()}); err != nil {
 		t.Fatal(err)
 	}
-	silentAt := time.Now()
-	fleet.set("b", false)
+	silentAt := fleet.silence("b")
 	natstest.Eventually(t, 15*time.Second, "q2 failed as lost", func() bool {
 		e := lastEnded(t, conn.JS, "q2")
 		return e != nil && e.Error != nil && e.Error.ErrorName == protocol.SluiceClusterLost.Name
 	})
 	if waited := time.Since(silentAt); waited < 2*time.Second {
-		t.Fatalf("q2 declared lost after %s, before the 2s limit", waited)
+		t.Fatalf("q2 declared lost %s after b's last heartbeat, before the 2s limit", waited)
 	}
 	if ok, _ := cl.Start(ctx, "q2", "b", 0); ok {
 		t.Fatal("a lost query could start again on its cluster")

@@ -90,6 +90,10 @@ func (f *fleet) start() {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
+	// Queries submitted before both clusters have registered would all go to the first.
+	natstest.Eventually(f.t, 60*time.Second, "both clusters ready", func() bool {
+		return f.clusterState(f.t, "local-1") == "ready" && f.clusterState(f.t, "local-2") == "ready"
+	})
 }
 
 func (f *fleet) spawn(name string, extraEnv []string, args ...string) {

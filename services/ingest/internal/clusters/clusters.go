@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -51,6 +52,7 @@ type View struct {
 
 // Admin reads and changes the fleet's state.
 type Admin struct {
+	js         jetstream.JetStream
 	heartbeats jetstream.KeyValue
 	control    jetstream.KeyValue
 	now        func() time.Time
@@ -68,7 +70,7 @@ func Open(ctx context.Context, js jetstream.JetStream, stale time.Duration) (*Ad
 	if err != nil {
 		return nil, err
 	}
-	return &Admin{heartbeats: hb, control: ctl, now: time.Now, Stale: stale}, nil
+	return &Admin{js: js, heartbeats: hb, control: ctl, now: time.Now, Stale: stale}, nil
 }
 
 // List returns every cluster that heartbeats or has a control entry, by name.
@@ -82,7 +84,7 @@ func (a *Admin) List(ctx context.Context) ([]View, error) {
 		}
 		return v
 	}
-	if err := each(ctx, a.heartbeats, func(name string, hb events.ClusterHeartbeat) {
+	if err := each(ctx, a.js, a.heartbeats, func(name string, hb events.ClusterHeartbeat) {
 		v := get(name)
 		v.URL, v.Engine, v.State, v.Slots, v.Running, v.Queued, v.MemoryBytes, v.LastHeartbeat =
 			hb.URL, hb.Engine, hb.State, hb.Slots, hb.Running, hb.Queued, hb.MemoryBytes, hb.At
@@ -92,7 +94,7 @@ func (a *Admin) List(ctx context.Context) ([]View, error) {
 	}); err != nil {
 		return nil, err
 	}
-	if err := each(ctx, a.control, func(name string, c events.ClusterControl) {
+	if err := each(ctx, a.js, a.control, func(name string, c events.ClusterControl) {
 		v := get(name)
 		v.Wish, v.WishBy, v.WishReason, v.WishAt = c.Wish, c.By, c.Reason, c.At
 		switch {
@@ -152,13 +154,25 @@ func (a *Admin) Do(ctx context.Context, name string, action Action, by, reason s
 }
 
 // each calls fn for every readable entry of kv.
-func each[T any](ctx context.Context, kv jetstream.KeyValue, fn func(string, T)) error {
-	lister, err := kv.ListKeys(ctx)
+func each[T any](ctx context.Context, js jetstream.JetStream, kv jetstream.KeyValue, fn func(string, T)) error {
+	// The keys come from the stream's subject list, a snapshot taken by the server.
+	// ListKeys is a watcher that can end its initial listing early while keys are being
+	// rewritten (heartbeats are, many times a second), and miss some of them.
+	stream, err := js.Stream(ctx, "KV_"+kv.Bucket())
 	if err != nil {
 		return err
 	}
-	defer func() { _ = lister.Stop() }()
-	for key := range lister.Keys() {
+	prefix := "$KV." + kv.Bucket() + "."
+	info, err := stream.Info(ctx, jetstream.WithSubjectFilter(prefix+">"))
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(info.State.Subjects))
+	for subject := range info.State.Subjects {
+		keys = append(keys, strings.TrimPrefix(subject, prefix))
+	}
+	slices.Sort(keys)
+	for _, key := range keys {
 		e, err := kv.Get(ctx, key)
 		if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 			continue

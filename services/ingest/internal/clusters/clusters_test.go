@@ -60,3 +60,47 @@ func TestAdminListAndActions(t *testing.T) {
 		t.Fatal("an unknown action was accepted")
 	}
 }
+
+// TestListWhileHeartbeatsRewrite lists the fleet while every cluster rewrites its heartbeat
+// as fast as it can: each listing must name every cluster.
+func TestListWhileHeartbeatsRewrite(t *testing.T) {
+	t.Parallel()
+	_, conn := natstest.RunSluice(t)
+	ctx := t.Context()
+	a, err := Open(ctx, conn.JS, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kv, _ := conn.JS.KeyValue(ctx, events.BucketClusters)
+	names := []string{"local-1", "local-2", "local-3"}
+	beat := func(name string) {
+		b, _ := json.Marshal(events.ClusterHeartbeat{Name: name, State: events.ClusterReady, Slots: 1, At: time.Now().UTC()})
+		_, _ = kv.Put(ctx, name, b)
+	}
+	for _, n := range names {
+		beat(n)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+				beat(names[i%len(names)])
+			}
+		}
+	}()
+	defer func() { close(stop); <-done }()
+	for range 300 {
+		all, err := a.List(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(all) != len(names) {
+			t.Fatalf("a listing during heartbeats names %d clusters, want %d: %+v", len(all), len(names), all)
+		}
+	}
+}
