@@ -43,6 +43,7 @@ fuzz: ## Fuzz the parsers for 30 s each
 	$(GO) test ./services/executorproxy/internal/coordinator/ -run '^$$' -fuzz FuzzParseDuration -fuzztime 30s
 	$(GO) test ./pkg/fragment/ -run '^$$' -fuzz FuzzParse -fuzztime 30s -fuzzminimizetime 3s
 	$(GO) test ./services/executorproxy/internal/substraitsql/ -run '^$$' -fuzz FuzzTranslate -fuzztime 30s -fuzzminimizetime 3s
+	$(GO) test ./services/ingest/internal/api/ -run '^$$' -fuzz FuzzPlanIntake -fuzztime 30s -fuzzminimizetime 3s
 
 .PHONY: lint
 lint: ## gofmt, go vet and staticcheck over every module

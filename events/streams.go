@@ -34,6 +34,11 @@ const (
 	// ObjectSnapshots is the object store of state snapshots: a cache of a service's fold
 	// of the log at one sequence, so that a new replica replays only the log after it.
 	ObjectSnapshots = "SLUICE_SNAPSHOTS"
+	// BucketScheduler holds the fragment scheduler's load (key SchedulerLoadKey), which
+	// ingest reads to refuse plans while the scheduler's queues are full.
+	BucketScheduler = "SLUICE_SCHEDULER"
+	// SchedulerLoadKey is the BucketScheduler key of the SchedulerLoad value.
+	SchedulerLoadKey = "load"
 	// ObjectPlans holds Substrait plans larger than InlinePlanLimit, named by query ID.
 	ObjectPlans = "SLUICE_PLANS"
 	// ObjectResults holds the intermediate results of plan fragments when executors do
@@ -137,6 +142,7 @@ func (t Topology) Buckets() []jetstream.KeyValueConfig {
 		{Bucket: BucketLeases, Description: "leader leases; the revision fences the leader's writes", History: 1, TTL: t.LeaseTTL, LimitMarkerTTL: time.Second, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 		{Bucket: BucketConfig, Description: "shared configuration", History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 		{Bucket: BucketPlacements, Description: "placement claims: which cluster and attempt may start each query", History: 1, TTL: t.StatusRetention, Storage: jetstream.FileStorage, Replicas: t.Replicas},
+		{Bucket: BucketScheduler, Description: "fragment scheduler load (queued fragments), read by ingest", History: 1, Storage: jetstream.MemoryStorage, Replicas: t.Replicas},
 		{Bucket: BucketClusterControl, Description: "operator wishes per cluster: drain, deactivate", History: 1, Storage: jetstream.FileStorage, Replicas: t.Replicas},
 	}
 }

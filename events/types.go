@@ -435,3 +435,12 @@ type QueryStatus struct {
 	DispatchErrors []string `json:"dispatchErrors,omitempty"`
 	Seq            uint64   `json:"seq"`
 }
+
+// SchedulerLoad is what the fragment scheduler holds: ingest refuses new plans with
+// QUERY_QUEUE_FULL while QueuedFragments >= MaxQueuedFragments (> 0).
+type SchedulerLoad struct {
+	QueuedFragments    int       `json:"queuedFragments"`
+	MaxQueuedFragments int       `json:"maxQueuedFragments"`
+	Queries            int       `json:"queries"`
+	At                 time.Time `json:"at"`
+}

@@ -160,6 +160,17 @@ func (s *Store) Start(ctx context.Context, queryID, cluster string, attempt int)
 	return false, fmt.Errorf("claims: start %s: %w", queryID, ErrConflict)
 }
 
+// Current reports whether cluster may run work of attempt of a query: its claim names
+// that cluster and attempt and was neither lost nor given up. A query without a claim
+// (dispatched without placement) is current.
+func (s *Store) Current(ctx context.Context, queryID, cluster string, attempt int) (bool, error) {
+	c, ok, err := s.Get(ctx, queryID)
+	if err != nil || !ok {
+		return err == nil, err
+	}
+	return c.Cluster == cluster && c.Attempt == attempt && c.State != events.ClaimLost && c.State != events.ClaimDispatchFailed, nil
+}
+
 func isWrongRevision(err error) bool {
 	var apiErr *jetstream.APIError
 	return errors.Is(err, jetstream.ErrKeyExists) ||

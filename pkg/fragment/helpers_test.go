@@ -2,12 +2,11 @@ package fragment
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
 
+	"github.com/sluicehq/sluice/pkg/shareddata"
 	"github.com/substrait-io/substrait-go/v8/types"
 	"github.com/substrait-io/substrait-protobuf/go/substraitpb"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -16,36 +15,13 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")
 
-// tpchQueries are the TPC-H queries Isthmus has plans for (q15 fails in Isthmus).
-var tpchQueries = []string{"q01", "q02", "q03", "q04", "q05", "q06", "q07", "q08", "q09", "q10", "q11",
-	"q12", "q13", "q14", "q16", "q17", "q18", "q19", "q20", "q21", "q22"}
-
-// sharedDir locates the team's shared/ directory next to the repository, like the
-// e2e harness does.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	if d := os.Getenv("SLUICE_SHARED_DIR"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for i := 0; i < 8; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "shared", "data", "tpch")); err == nil {
-			return filepath.Join(dir, "shared")
-		}
-		dir = filepath.Dir(dir)
-	}
-	t.Fatal("shared/ not found (set SLUICE_SHARED_DIR)")
-	return ""
-}
+// tpchQueries are the TPC-H queries Isthmus has plans for.
+var tpchQueries = shareddata.TPCHPlans
 
 // planJSON reads the Isthmus plan of query q ("q01").
 func planJSON(t testing.TB, q string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sharedDir(t), "data", "tpch", "substrait", "isthmus", q+".json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return shareddata.IsthmusPlan(t, q)
 }
 
 var (

@@ -26,6 +26,7 @@ type executor struct {
 	log         *slog.Logger
 	db          *engine.DuckDB      // the duckdb backend (nil with a coordinator)
 	coord       *coordinator.Client // the trino or presto backend (nil with duckdb)
+	plans       *planExecutor       // runs plan fragments (duckdb only)
 	health      *coordinatorHealth  // the coordinator's last load and reach
 	credentials *sealed.Key         // opens forwarded Authorization headers
 	cpu         *cpuMeter           // this process's CPU use, for the heartbeat
@@ -179,6 +180,15 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 	}
 	id := frag.Query.ID
 	span.SetAttributes(events.AttrQueryID.String(id))
+	if frag.Query.IsPlan() {
+		if x.plans == nil {
+			settle(msg, x.publishEnd(pctx, events.SubjectFailed, id,
+				protocol.NewError(protocol.NotSupported, "cluster %s cannot run Substrait plans", x.cfg.Cluster), 0, 0, 0))
+			return
+		}
+		x.plans.handle(pctx, msg, frag)
+		return
+	}
 	md, _ := msg.Metadata()
 	delivery := uint64(1)
 	if md != nil {
@@ -191,13 +201,8 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 		}
 		return // still running here; the first delivery settles it
 	}
-	st, err := x.statusOf(pctx, id)
-	if err != nil {
-		_ = msg.NakWithDelay(200 * time.Millisecond)
-		return
-	}
-	if st != nil && st.State.Terminal() {
-		_ = msg.Ack()
+	st, settled := x.settleEnded(pctx, msg, id)
+	if settled {
 		return
 	}
 	if reason, ok := x.cancelRequested(id); ok {
@@ -249,6 +254,22 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 	}
 	_, qe, rows := q.Outcome()
 	settle(msg, x.publishEnd(pctx, terminalSubject(qe), id, qe, rows, busy, 0))
+}
+
+// settleEnded reads a fragment's query status: when its query already ended (or the
+// status cannot be read) it settles the fragment (ack, or nak for a retry) and reports
+// true.
+func (x *executor) settleEnded(ctx context.Context, msg jetstream.Msg, id string) (*events.QueryStatus, bool) {
+	st, err := x.statusOf(ctx, id)
+	if err != nil {
+		_ = msg.NakWithDelay(200 * time.Millisecond)
+		return nil, true
+	}
+	if st != nil && st.State.Terminal() {
+		_ = msg.Ack()
+		return st, true
+	}
+	return st, false
 }
 
 // terminalSubject is the terminal event for a query's outcome.
@@ -373,35 +394,50 @@ func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *proto
 			ev.Error.Line, ev.Error.Column = qe.ErrorLocation.LineNumber, qe.ErrorLocation.ColumnNumber
 		}
 	}
+	return x.publishRetrying(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject], ev)
+}
+
+// publishRetrying publishes an outcome, retrying for about 5 s. When it is not stored,
+// the caller leaves the fragment unacknowledged, so it is redelivered and the outcome
+// published again.
+func (x *executor) publishRetrying(ctx context.Context, subject, msgID, id, ceType string, ev any) bool {
 	backoff := time.NewTicker(100 * time.Millisecond)
 	defer backoff.Stop()
 	for attempt := 0; attempt < 50; attempt++ {
-		_, err := x.pub.Publish(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject], ev)
+		_, err := x.pub.Publish(ctx, subject, msgID, id, ceType, ev)
 		if err == nil {
 			return true
 		}
-		x.log.Warn("publish terminal event failed; retrying", "query", id, "err", err)
+		x.log.Warn("publish failed; retrying", "subject", subject, "query", id, "err", err)
 		select {
 		case <-ctx.Done():
 			return false
 		case <-backoff.C:
 		}
 	}
-	// Not stored: the caller leaves the fragment unacknowledged, so it is redelivered and
-	// the outcome published again.
 	return false
 }
 
-// watchCancels follows cancel requests published from now on.
+// watchCancels follows cancel requests published from now on, and, on a cluster that
+// runs plan fragments, the ends of queries (to stop their fragments and delete their
+// intermediate results).
 func (x *executor) watchCancels(ctx context.Context) error {
+	subjects := []string{events.SubjectCancelRequested}
+	if x.plans != nil {
+		subjects = append(subjects, events.TerminalSubjects...)
+	}
 	cons, err := x.js.OrderedConsumer(ctx, events.StreamQueries, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.SubjectCancelRequested},
+		FilterSubjects: subjects,
 		DeliverPolicy:  jetstream.DeliverNewPolicy,
 	})
 	if err != nil {
 		return fmt.Errorf("executor-proxy: cancel watch: %w", err)
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		if events.IsTerminal(msg.Subject()) {
+			x.plans.ended(msg.Headers().Get("ce-subject"))
+			return
+		}
 		var p events.QueryCancelRequested
 		if _, err := events.Decode(msg.Headers(), msg.Data(), events.TypeQueryCancelRequested, &p); err != nil {
 			return
@@ -411,6 +447,9 @@ func (x *executor) watchCancels(ctx context.Context) error {
 		x.mu.Unlock()
 		if q, ok := x.store.Get(p.QueryID); ok {
 			q.Cancel(canceledError(p.Reason))
+		}
+		if x.plans != nil {
+			x.plans.stop(p.QueryID, canceledError(p.Reason))
 		}
 		x.cancelRemote(p.QueryID)
 	})

@@ -36,22 +36,24 @@ import (
 
 // Config of one executor-proxy (environment variables SLUICE_*).
 type Config struct {
-	Cluster           string        `envconfig:"CLUSTER" default:"local-1" desc:"cluster name (subject token: letters, digits, - and _)"`
-	HTTPAddr          string        `envconfig:"EXECUTOR_HTTP_ADDR" default:"127.0.0.1:8081" desc:"listen address of the cluster's own protocol endpoint (executing URLs, direct POST)"`
-	PublicURL         string        `envconfig:"EXECUTOR_PUBLIC_URL" desc:"external base URL of this cluster (default http://<listen address>)"`
-	NatsURL           string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
-	Slots             int           `envconfig:"SLOTS" default:"4" desc:"queries this cluster runs at once"`
-	Prefetch          int           `envconfig:"PREFETCH" default:"1" desc:"fragments pulled ahead per slot (the prefetch window is SLOTS x PREFETCH)"`
-	AckWait           time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
-	Threads           int           `envconfig:"DUCKDB_THREADS" default:"0" desc:"DuckDB worker threads (0: DuckDB's default)"`
-	DataDir           string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory; TPC-H Parquet files live in <dir>/tpch/<schema>"`
-	TPCHScale         float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate and expose besides tiny (e.g. 1 for schema sf1)"`
-	ResultBufferBytes int           `envconfig:"RESULT_BUFFER_BYTES" default:"16777216" desc:"unread result bytes buffered per query before the query waits for its client"`
-	ClientTimeout     time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"results no client fetched for this long are dropped (ABANDONED_QUERY)"`
-	HeartbeatInterval time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"500ms" desc:"heartbeat period"`
-	Region            string        `envconfig:"REGION" desc:"region of this cluster, reported for placement's region affinity (the clusters file overrides it)"`
-	RoutingGroup      string        `envconfig:"ROUTING_GROUP" desc:"routing group of this cluster (the clusters file overrides it)"`
-	Tables            []string      `envconfig:"TABLES" desc:"tables this cluster can serve, catalog.schema.table, comma separated, for data locality (default with duckdb: every attached table; the clusters file overrides it)"`
+	Cluster             string        `envconfig:"CLUSTER" default:"local-1" desc:"cluster name (subject token: letters, digits, - and _)"`
+	HTTPAddr            string        `envconfig:"EXECUTOR_HTTP_ADDR" default:"127.0.0.1:8081" desc:"listen address of the cluster's own protocol endpoint (executing URLs, direct POST)"`
+	PublicURL           string        `envconfig:"EXECUTOR_PUBLIC_URL" desc:"external base URL of this cluster (default http://<listen address>)"`
+	NatsURL             string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
+	Slots               int           `envconfig:"SLOTS" default:"4" desc:"queries this cluster runs at once"`
+	Prefetch            int           `envconfig:"PREFETCH" default:"1" desc:"fragments pulled ahead per slot (the prefetch window is SLOTS x PREFETCH)"`
+	AckWait             time.Duration `envconfig:"FRAGMENT_ACK_WAIT" default:"10s" desc:"a fragment held by a dead executor is redelivered after this long"`
+	Threads             int           `envconfig:"DUCKDB_THREADS" default:"0" desc:"DuckDB worker threads (0: DuckDB's default)"`
+	DataDir             string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory; TPC-H Parquet files live in <dir>/tpch/<schema>"`
+	TPCHScale           float64       `envconfig:"TPCH_SCALE" default:"0" desc:"extra TPC-H scale to generate and expose besides tiny (e.g. 1 for schema sf1)"`
+	ResultBufferBytes   int           `envconfig:"RESULT_BUFFER_BYTES" default:"16777216" desc:"unread result bytes buffered per query before the query waits for its client"`
+	ClientTimeout       time.Duration `envconfig:"CLIENT_TIMEOUT" default:"5m" desc:"results no client fetched for this long are dropped (ABANDONED_QUERY)"`
+	HeartbeatInterval   time.Duration `envconfig:"HEARTBEAT_INTERVAL" default:"500ms" desc:"heartbeat period"`
+	Region              string        `envconfig:"REGION" desc:"region of this cluster, reported for placement's region affinity (the clusters file overrides it)"`
+	RoutingGroup        string        `envconfig:"ROUTING_GROUP" desc:"routing group of this cluster (the clusters file overrides it)"`
+	IntermediateDir     string        `envconfig:"INTERMEDIATE_DIR" desc:"where plan fragments write their intermediate results (default <DATA_DIR>/intermediate; executors sharing it read each other's results from disk)"`
+	IntermediateObjects bool          `envconfig:"INTERMEDIATE_OBJECTS" default:"false" desc:"also copy intermediate results to the JetStream object store, for executors that do not share a disk"`
+	Tables              []string      `envconfig:"TABLES" desc:"tables this cluster can serve, catalog.schema.table, comma separated, for data locality (default with duckdb: every attached table; the clusters file overrides it)"`
 
 	Backend              string        `envconfig:"BACKEND" default:"duckdb" desc:"what runs this cluster's queries: duckdb (in-process DuckDB over Parquet), trino or presto (the coordinator at COORDINATOR_URL)"`
 	CoordinatorURL       string        `envconfig:"COORDINATOR_URL" desc:"base URL of the Trino or Presto coordinator (BACKEND=trino|presto)"`
@@ -149,6 +151,9 @@ func Run(ctx context.Context, cfg Config) error {
 			return err
 		}
 		defer x.db.Close()
+		if x.plans, err = newPlanExecutor(ctx, x); err != nil {
+			return err
+		}
 		if len(x.cfg.Tables) == 0 {
 			x.cfg.Tables = x.db.Tables()
 		}

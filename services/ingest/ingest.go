@@ -1,9 +1,11 @@
 // Package ingest is Sluice's front door: it speaks the Trino/Presto client protocol,
-// accepts queries into the durable global queue (the QUERIES stream), answers queued polls
-// from the query status view and hands clients over to the executing cluster by nextUri.
+// accepts queries (SQL text, or Substrait plans on POST /v1/plan and the gRPC plan service)
+// into the durable global queue (the QUERIES stream), answers queued polls from the query
+// status view and hands clients over to the executing cluster by nextUri.
 //
 // Consumes: every sluice.query.* event (durable consumer "status-view", folded into the
-// SLUICE_QUERY_STATUS bucket). Publishes: sluice.query.submitted, sluice.query.cancel-requested.
+// SLUICE_QUERY_STATUS bucket); watches the scheduler's load (SLUICE_SCHEDULER). Publishes:
+// sluice.query.submitted, sluice.query.cancel-requested; stores large plans in SLUICE_PLANS.
 package ingest
 
 import (
@@ -24,6 +26,7 @@ import (
 	"github.com/sluicehq/sluice/services/ingest/internal/api"
 	"github.com/sluicehq/sluice/services/ingest/internal/clusters"
 	"github.com/sluicehq/sluice/services/ingest/internal/explain"
+	"github.com/sluicehq/sluice/services/ingest/internal/schedload"
 	"github.com/sluicehq/sluice/services/ingest/internal/slug"
 	"github.com/sluicehq/sluice/services/ingest/internal/statusview"
 	"go.opentelemetry.io/otel"
@@ -40,11 +43,14 @@ type Config struct {
 	AdminToken     string        `envconfig:"ADMIN_TOKEN" desc:"bearer token required by the admin API (/v1/clusters); empty: no token (bind to loopback)"`
 	StaleAfter     time.Duration `envconfig:"HEARTBEAT_TIMEOUT" default:"3s" desc:"a cluster whose heartbeat is older than this is shown unhealthy"`
 	CredentialsKey string        `envconfig:"CREDENTIALS_KEY" desc:"32 bytes in base64 (openssl rand -base64 32): seal each client's Authorization header into its query for executor-proxies that forward credentials to a coordinator (the same key on both); empty: not forwarded"`
+	GRPCAddr       string        `envconfig:"GRPC_ADDR" desc:"listen address of the gRPC plan service (sluice.plan.v1.PlanScheduler: ScheduleQuery, QueryJobStatus, QueryExecutionDone); empty: disabled"`
 
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
 	// Listener, when set, is used instead of listening on HTTPAddr.
 	Listener net.Listener `ignored:"true"`
+	// GRPCListener, when set, serves the gRPC plan service instead of listening on GRPCAddr.
+	GRPCListener net.Listener `ignored:"true"`
 	// Ready, when set, is called with the listening address once queries are accepted.
 	Ready func(addr string) `ignored:"true"`
 	// Logger defaults to slog.Default().
@@ -97,10 +103,23 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
+	plans, err := conn.JS.ObjectStore(ctx, events.ObjectPlans)
+	if err != nil {
+		return fmt.Errorf("ingest: plan store: %w", err)
+	}
+	load, err := schedload.Start(ctx, conn.JS, log)
+	if err != nil {
+		return fmt.Errorf("ingest: scheduler load: %w", err)
+	}
 	handler := api.New(api.Options{PublicURL: cfg.PublicURL, MaxQueryBytes: cfg.MaxQueryBytes, Version: Version, ClientTimeout: cfg.ClientTimeout,
 		VerdictWait: cfg.VerdictWait, Explain: explain.New(conn.NC, 250*time.Millisecond, 500*time.Millisecond),
-		Clusters: admin, AdminToken: cfg.AdminToken, Credentials: credentials},
+		Clusters: admin, AdminToken: cfg.AdminToken, Credentials: credentials, Plans: plans, SchedulerLoad: load},
 		events.NewPublisher(conn.JS, "sluice/ingest", tracer), cache, slug.NewMinter(secret), tracer, log)
+	stopGRPC, err := serveGRPC(cfg, handler, log)
+	if err != nil {
+		return err
+	}
+	defer stopGRPC()
 
 	ln := cfg.Listener
 	if ln == nil {

@@ -242,7 +242,11 @@ func (s *service) handle(msg jetstream.Msg) {
 // decide runs the framework for a query; exclude names clusters that must not be chosen
 // (the one a query moves away from, those where its dispatch failed).
 func (s *service) decide(q *events.QuerySpec, memory int64, exclude map[string]bool) framework.Decision {
-	fq := &framework.Query{ID: q.ID, Kind: framework.KindSQL, User: q.User, Source: q.Source, MemoryBytes: memory}
+	kind := framework.KindSQL
+	if q.IsPlan() {
+		kind = framework.KindPlan
+	}
+	fq := &framework.Query{ID: q.ID, Kind: kind, User: q.User, Source: q.Source, MemoryBytes: memory}
 	fq.RoutingGroup = s.routing.Select(routing.Input{HeaderGroup: q.RoutingGroup, User: q.User, Source: q.Source,
 		ClientTags: q.ClientTags, QueryType: sqltext.QueryType(q.SQL)}).Group
 	fq.Tables = tablesOf(q)

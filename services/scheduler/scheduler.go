@@ -1,9 +1,18 @@
 // Package scheduler is Sluice's fragment-scheduling service. It turns every placed query into
-// fragments and publishes them on the chosen cluster's fragment subject. A SQL query is one
-// fragment (the whole statement); Substrait plans are cut into fragment DAGs in a later step.
+// fragments for the chosen cluster's executors.
 //
-// Consumes: sluice.query.placed (durable consumer "scheduler"). Publishes:
-// sluice.fragment.<cluster> (FRAGMENTS stream).
+// A SQL query is one fragment (the whole statement), published at once: placement already
+// bounded the cluster's load. A Substrait plan query is cut into a fragment DAG
+// (pkg/fragment); its ready fragments wait in the cluster's work queue (priority with
+// decay, internal/workqueue) and are released to the cluster only while its prefetch
+// window (slots × prefetch) has room, so the queue, not the stream, decides the order.
+// The plan state machine (internal/plans) is a fold of the log: placed plans, fragment
+// outcomes, cancels and terminal events, replayed at start.
+//
+// Consumes: sluice.query.placed (durable consumer "scheduler", for SQL; an ordered replay
+// for plans), sluice.fragment-status.>, sluice.query.cancel-requested, terminal events,
+// the heartbeats bucket. Publishes: sluice.fragment.<cluster> (FRAGMENTS stream); failed
+// or canceled terminal events of plan queries; the SLUICE_SCHEDULER load.
 package scheduler
 
 import (
@@ -16,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/svc"
+	"github.com/sluicehq/sluice/services/scheduler/internal/workqueue"
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -25,12 +35,56 @@ type Config struct {
 	NatsURL string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URL"`
 	AckWait time.Duration `envconfig:"SCHEDULER_ACK_WAIT" default:"30s" desc:"redelivery timeout of a placed query being dispatched"`
 
+	// Plan scheduling.
+	Prefetch           int             `envconfig:"PREFETCH" default:"1" desc:"plan fragments released ahead per executor slot (the window is SLOTS x PREFETCH; bounds priority inversion)"`
+	FragmentAttempts   int             `envconfig:"FRAGMENT_ATTEMPTS" default:"3" desc:"releases of one fragment (retries of retriable failures) before its query fails"`
+	QueryTimeout       time.Duration   `envconfig:"PLAN_QUERY_TIMEOUT" default:"1h" desc:"a plan query still running this long after placement fails with EXCEEDED_TIME_LIMIT (0: none)"`
+	MaxQueuedFragments int             `envconfig:"MAX_QUEUED_FRAGMENTS" default:"100000" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while this many fragments are queued (0: no limit)"`
+	PartitionTables    []string        `envconfig:"PARTITION_TABLES" default:"lineitem,orders" desc:"tables whose scans split into one partition fragment per executor slot"`
+	MaxPartitions      int             `envconfig:"MAX_PARTITIONS" default:"8" desc:"most partitions of one table scan"`
+	ScaleFactor        float64         `envconfig:"TPCH_SCALE" default:"0.01" desc:"TPC-H scale of the base tables, for the fragment cost model"`
+	Policy             string          `envconfig:"QUEUE_POLICY" default:"decay" desc:"fragment order: decay (levels of attained service, priority, remaining cost, aging), fifo or fair (baselines)"`
+	Levels             []time.Duration `envconfig:"QUEUE_LEVELS" default:"0s,1s,10s,60s,300s" desc:"attained executor time thresholds of the priority levels (decay)"`
+	LevelMultiplier    float64         `envconfig:"QUEUE_LEVEL_MULTIPLIER" default:"2" desc:"executor time share of a level relative to the next"`
+	AgingStep          time.Duration   `envconfig:"QUEUE_AGING_STEP" default:"1s" desc:"the wait one unit of declared priority is worth"`
+	CostWeight         time.Duration   `envconfig:"QUEUE_COST_WEIGHT" default:"100ms" desc:"handicap per doubling of a query's remaining cost estimate"`
+	LocalityWait       time.Duration   `envconfig:"QUEUE_LOCALITY_WAIT" default:"50ms" desc:"how long a fragment waits for an executor of its region"`
+	Tick               time.Duration   `envconfig:"SCHEDULER_TICK" default:"20ms" desc:"period of timeout and locality checks"`
+
 	// Server, when set, is an in-process NATS server to connect to instead of NatsURL.
 	Server *server.Server `ignored:"true"`
 	// Logger defaults to slog.Default().
 	Logger *slog.Logger `ignored:"true"`
 	// Topology defaults to events.DefaultTopology().
 	Topology *events.Topology `ignored:"true"`
+}
+
+// withDefaults fills the plan-scheduling fields a caller left zero (a Config built in code
+// rather than loaded from the environment).
+func (c Config) withDefaults() Config {
+	if c.Prefetch <= 0 {
+		c.Prefetch = 1
+	}
+	if c.FragmentAttempts <= 0 {
+		c.FragmentAttempts = 3
+	}
+	if c.PartitionTables == nil {
+		c.PartitionTables = []string{"lineitem", "orders"}
+	}
+	if c.MaxPartitions <= 0 {
+		c.MaxPartitions = 8
+	}
+	if c.ScaleFactor <= 0 {
+		c.ScaleFactor = 0.01
+	}
+	if c.Tick <= 0 {
+		c.Tick = 20 * time.Millisecond
+	}
+	return c
+}
+
+func (c Config) queueConfig() workqueue.Config {
+	return workqueue.Config{Policy: workqueue.Policy(c.Policy), Levels: c.Levels, LevelMultiplier: c.LevelMultiplier, AgingStep: c.AgingStep, CostWeight: c.CostWeight, LocalityWait: c.LocalityWait}
 }
 
 // RootFragment is the ID of the single fragment of a SQL query.
@@ -44,6 +98,7 @@ type service struct {
 
 // Run dispatches fragments until ctx ends.
 func Run(ctx context.Context, cfg Config) error {
+	cfg = cfg.withDefaults()
 	conn, log, err := svc.Start(ctx, svc.Options{Name: "scheduler", NatsURL: cfg.NatsURL, Server: cfg.Server, Logger: cfg.Logger, Topology: cfg.Topology})
 	if err != nil {
 		return err
@@ -59,10 +114,15 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("scheduler: consume: %w", err)
 	}
+	loop, err := newPlanLoop(ctx, cfg, log, conn.JS, s.pub, tracer)
+	if err != nil {
+		cc.Stop()
+		return err
+	}
 	log.Info("scheduler ready")
-	<-ctx.Done()
+	err = loop.run(ctx)
 	cc.Stop()
-	return nil
+	return err
 }
 
 // handle publishes the fragment of one placed query, then acknowledges it. A crash in
@@ -85,6 +145,10 @@ func (s *service) handle(msg jetstream.Msg) {
 	}
 	id := p.Query.ID
 	span.SetAttributes(events.AttrQueryID.String(id))
+	if p.Query.IsPlan() {
+		_ = msg.Ack() // the plan loop follows placed plans through its replay of the log
+		return
+	}
 	frag := events.Fragment{Query: p.Query, FragmentID: RootFragment, Cluster: p.Cluster, Attempt: p.Attempt, SQL: p.Query.SQL}
 	if _, err := s.pub.Publish(ctx, events.FragmentSubject(p.Cluster), events.MsgIDFragment(id, RootFragment, p.Attempt), id, events.TypeFragment, frag); err != nil {
 		s.log.Warn("publish fragment failed", "query", id, "err", err)

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/shareddata"
 	"github.com/sluicehq/sluice/services/executorproxy"
 	"github.com/sluicehq/sluice/services/sluice/internal/cli"
 )
@@ -124,29 +125,9 @@ var placeholder = regexp.MustCompile(`'\{([a-z]+)\}'`)
 // tpchSQL reads TPC-H query n from the shared data and qualifies its tables with prefix.
 func tpchSQL(t *testing.T, n int, prefix string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(sharedDir(t), "data", "tpch", "sql", fmt.Sprintf("q%02d.sql", n)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := shareddata.TPCH(t, "sql", fmt.Sprintf("q%02d.sql", n))
 	q := placeholder.ReplaceAllString(string(b), prefix+"$1")
 	return strings.TrimRight(strings.TrimSpace(q), ";")
-}
-
-// sharedDir locates the team's shared/ directory next to the repository.
-func sharedDir(t *testing.T) string {
-	t.Helper()
-	if d := os.Getenv("SLUICE_SHARED_DIR"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for i := 0; i < 6; i++ {
-		if _, err := os.Stat(filepath.Join(dir, "..", "shared", "data", "tpch")); err == nil {
-			return filepath.Join(dir, "..", "shared")
-		}
-		dir = filepath.Dir(dir)
-	}
-	t.Fatal("shared/ not found (set SLUICE_SHARED_DIR)")
-	return ""
 }
 
 // rawClient speaks the statement protocol with plain HTTP, for header families and edge

@@ -15,6 +15,8 @@ import (
 	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/natstest"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/rowcompare"
+	"github.com/sluicehq/sluice/pkg/shareddata"
 )
 
 // queryHistory is what the log says about one query.
@@ -208,4 +210,81 @@ func (q *queryHistory) startedOnly() []events.QueryStarted {
 		return nil
 	}
 	return q.started
+}
+
+// TestExecutorKilledWithPlanFragments SIGKILLs a cluster holding fragments of a plan
+// query (its only slot is busy with an endless SQL query, so a released fragment waits in
+// it): placement moves the plan, whose root has not started, to the other cluster; the
+// scheduler releases every unfinished fragment there; the query returns the rows DuckDB
+// returns. The restarted process drops the fragments it held.
+func TestExecutorKilledWithPlanFragments(t *testing.T) {
+	f := newFleet(t, 8)
+	f.env = append(f.env, "SLUICE_HEARTBEAT_TIMEOUT=1s", "SLUICE_CLUSTER_LOST_AFTER=3s", "SLUICE_SLOTS=1")
+	f.start()
+	nc, js := f.js(t)
+	defer nc.Close()
+	c := rawClient{t: t, base: "http://" + f.httpAddr, headers: map[string]string{"X-Trino-User": "kill", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+
+	f.cli(t, "clusters", "drain", "local-2")
+	natstest.Eventually(t, 30*time.Second, "local-2 drained", func() bool { return f.clusterState(t, "local-2") == "drained" })
+	endless := c.results(http.MethodPost, c.base+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 1").ID
+	natstest.Eventually(t, 30*time.Second, "endless query running on local-1", func() bool { return len(histories(t, js)[endless].startedOnly()) == 1 })
+	plan := c.postPlan(shareddata.IsthmusPlan(t, "q03"), "application/json", nil)
+	if plan.Error != nil {
+		t.Fatalf("plan refused: %s", plan.Error.Message)
+	}
+	natstest.Eventually(t, 30*time.Second, "a fragment of the plan held by local-1", func() bool {
+		cons, err := js.Consumer(t.Context(), events.StreamFragments, events.ExecutorConsumer("local-1"))
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(t.Context())
+		// The endless query holds the prefetch window (1 slot x 1), so the fragment waits
+		// in the cluster's subject.
+		return err == nil && info.NumAckPending+int(info.NumPending) == 2
+	})
+	f.cli(t, "clusters", "resume", "local-2")
+	killedAt := time.Now()
+	if err := f.procs["local-1"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.procs["local-1"].Wait()
+
+	pages := c.follow(plan)
+	if last := pages[len(pages)-1]; last.Error != nil {
+		t.Fatalf("the plan failed after its cluster was killed: %s: %s", last.Error.ErrorName, last.Error.Message)
+	}
+	ref := tpchSQL(t, 3, "tpch.tiny.")
+	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rowcompare.CompareRows(wireRows(pages), want, true); err != nil {
+		t.Errorf("q03 after the kill differs from DuckDB: %v", err)
+	}
+	h := histories(t, js)[plan.ID]
+	if last := h.placed[len(h.placed)-1]; len(h.placed) < 2 || last.Cluster != "local-2" || last.Attempt < 1 {
+		t.Errorf("plan placements %+v, want moved to local-2", h.placed)
+	}
+	if len(h.started) != 1 || h.started[0].Cluster != "local-2" {
+		t.Errorf("plan root started %+v, want once on local-2", h.started)
+	}
+	natstest.Eventually(t, 30*time.Second, "the endless query on local-1 lost", func() bool { return len(histories(t, js)[endless].terminals) > 0 })
+
+	f.spawn("local-1", []string{"SLUICE_CLUSTER=local-1"}, "executor-proxy")
+	natstest.Eventually(t, 30*time.Second, "local-1 settled its redelivered fragments", func() bool {
+		cons, err := js.Consumer(t.Context(), events.StreamFragments, events.ExecutorConsumer("local-1"))
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && f.clusterState(t, "local-1") == "ready"
+	})
+	eachEvent(t, js, []string{events.SubjectFragmentDone}, func(m jetstream.Msg) bool {
+		var d events.FragmentDone
+		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentDone, &d); err == nil && d.Cluster == "local-1" && d.EndedAt.After(killedAt) {
+			t.Errorf("local-1 ran fragment %s after it was killed", d.FragmentID)
+		}
+		return true
+	})
 }

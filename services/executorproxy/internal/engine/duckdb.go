@@ -168,9 +168,22 @@ func (e *DuckDB) Run(ctx context.Context, spec events.QuerySpec, query string, s
 		return e.failure(ctx, err, query)
 	}
 	defer rows.Close()
+	if err := StreamRows(ctx, rows, sink); err != nil {
+		var qe *protocol.QueryError
+		if errors.As(err, &qe) {
+			return qe
+		}
+		return e.failure(ctx, err, query)
+	}
+	return nil
+}
+
+// StreamRows encodes rows for the Trino wire into sink. An error is a *protocol.QueryError
+// when a column type cannot be encoded, else DuckDB's (or the sink's) error as it is.
+func StreamRows(ctx context.Context, rows *sql.Rows, sink Sink) error {
 	cts, err := rows.ColumnTypes()
 	if err != nil {
-		return e.failure(ctx, err, query)
+		return err
 	}
 	enc, err := trinowire.NewRowEncoder(cts)
 	if err != nil {
@@ -180,17 +193,14 @@ func (e *DuckDB) Run(ctx context.Context, spec events.QuerySpec, query string, s
 	targets := enc.ScanTargets()
 	for rows.Next() {
 		if err := rows.Scan(targets...); err != nil {
-			return e.failure(ctx, err, query)
+			return err
 		}
 		row := enc.Encode()
 		if err := sink.Append(ctx, row, trinowire.EstimateSize(row)); err != nil {
-			return e.failure(ctx, err, query)
+			return err
 		}
 	}
-	if err := rows.Err(); err != nil {
-		return e.failure(ctx, err, query)
-	}
-	return nil
+	return rows.Err()
 }
 
 func (e *DuckDB) failure(ctx context.Context, err error, query string) *protocol.QueryError {

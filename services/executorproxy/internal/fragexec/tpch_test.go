@@ -3,6 +3,7 @@ package fragexec
 import (
 	"database/sql"
 	"fmt"
+	"github.com/sluicehq/sluice/pkg/rowcompare"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"regexp"
 	"testing"
@@ -22,10 +23,10 @@ var partitionings = []struct {
 
 // runDAG runs every fragment of dag in dependency order, each child's output passed to
 // its parents, and returns the root's rows.
-func runDAG(t *testing.T, r *Runner, dag *fragment.DAG) [][]tpchcheck.Cell {
+func runDAG(t *testing.T, r *Runner, dag *fragment.DAG) [][]rowcompare.Cell {
 	t.Helper()
 	outputs := map[string]string{}
-	var got [][]tpchcheck.Cell
+	var got [][]rowcompare.Cell
 	for _, f := range dag.Fragments {
 		p, err := dag.Plan(f.ID)
 		if err != nil {
@@ -39,7 +40,7 @@ func runDAG(t *testing.T, r *Runner, dag *fragment.DAG) [][]tpchcheck.Cell {
 		res, err := r.Run(t.Context(), Fragment{Query: dag.QueryID, ID: f.ID, Plan: p, Root: root, Inputs: inputs},
 			func(rows *sql.Rows) error {
 				var err error
-				got, err = tpchcheck.ScanRows(rows)
+				got, err = rowcompare.ScanRows(rows)
 				return err
 			})
 		if err != nil {
@@ -72,7 +73,7 @@ func TestTPCHFragmented(t *testing.T) {
 	for _, name := range tpchcheck.Queries {
 		t.Run(name, func(t *testing.T) {
 			ref := tpchcheck.ReferenceSQL(t, name)
-			want, err := tpchcheck.QueryRows(t.Context(), db.DB(), ref)
+			want, err := rowcompare.QueryRows(t.Context(), db.DB(), ref)
 			if err != nil {
 				t.Fatalf("reference SQL: %v", err)
 			}
@@ -100,7 +101,7 @@ func TestTPCHFragmented(t *testing.T) {
 					start := time.Now()
 					got := runDAG(t, r, dag)
 					took := time.Since(start)
-					if err := tpchcheck.CompareRows(got, want, ordered); err != nil {
+					if err := rowcompare.CompareRows(got, want, ordered); err != nil {
 						t.Fatalf("%v\n%v", err, dag)
 					}
 					if err := store.DeleteQuery(query); err != nil {

@@ -2,6 +2,7 @@ package substraitsql
 
 import (
 	"fmt"
+	"github.com/sluicehq/sluice/pkg/rowcompare"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"path/filepath"
 	"strings"
@@ -69,7 +70,7 @@ func TestFragmentsMatchWholePlan(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := tpchcheck.QueryRows(t.Context(), db, whole)
+			want, err := rowcompare.QueryRows(t.Context(), db, whole)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -110,12 +111,12 @@ func TestFragmentsMatchWholePlan(t *testing.T) {
 				if err != nil {
 					t.Fatalf("cut %d: %v", i, err)
 				}
-				got, err := tpchcheck.QueryRows(t.Context(), db, parent)
+				got, err := rowcompare.QueryRows(t.Context(), db, parent)
 				if err != nil {
 					t.Fatalf("cut %d: run parent: %v\n%s", i, err, parent)
 				}
 				ordered := strings.Contains(whole, "ORDER BY")
-				if err := tpchcheck.CompareRows(got, want, ordered); err != nil {
+				if err := rowcompare.CompareRows(got, want, ordered); err != nil {
 					t.Fatalf("cut %d: %v\nparent:\n%s", i, err, parent)
 				}
 			}

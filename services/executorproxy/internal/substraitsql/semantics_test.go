@@ -1,6 +1,7 @@
 package substraitsql
 
 import (
+	"github.com/sluicehq/sluice/pkg/rowcompare"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 	"testing"
 )
@@ -152,15 +153,15 @@ func TestSemantics(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := tpchcheck.QueryRows(t.Context(), db, sql)
+			got, err := rowcompare.QueryRows(t.Context(), db, sql)
 			if err != nil {
 				t.Fatalf("%v\n%s", err, sql)
 			}
-			want, err := tpchcheck.QueryRows(t.Context(), db, c.want)
+			want, err := rowcompare.QueryRows(t.Context(), db, c.want)
 			if err != nil {
 				t.Fatalf("reference: %v", err)
 			}
-			if err := tpchcheck.CompareRows(got, want, c.ordered); err != nil {
+			if err := rowcompare.CompareRows(got, want, c.ordered); err != nil {
 				t.Fatalf("%v\n%s", err, sql)
 			}
 		})

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sluicehq/sluice/pkg/rowcompare"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/tpchcheck"
 )
 
@@ -26,21 +27,21 @@ func TestTPCHMatchesDuckDB(t *testing.T) {
 				t.Fatalf("translate: %v", err)
 			}
 			start := time.Now()
-			gotRows, err := tpchcheck.QueryRows(t.Context(), db, got)
+			gotRows, err := rowcompare.QueryRows(t.Context(), db, got)
 			if err != nil {
 				t.Fatalf("run translated SQL: %v\n%s", err, got)
 			}
 			took := time.Since(start)
 			ref := tpchcheck.ReferenceSQL(t, name)
-			wantRows, err := tpchcheck.QueryRows(t.Context(), db, ref)
+			wantRows, err := rowcompare.QueryRows(t.Context(), db, ref)
 			if err != nil {
 				t.Fatalf("run reference SQL: %v", err)
 			}
-			ordered := tpchcheck.Ordered(ref)
-			if err := tpchcheck.CompareRows(gotRows, wantRows, ordered); err != nil {
+			ordered := rowcompare.Ordered(ref)
+			if err := rowcompare.CompareRows(gotRows, wantRows, ordered); err != nil {
 				t.Fatalf("%v\ntranslated SQL:\n%s", err, got)
 			}
-			if tpchcheck.AllNull(wantRows) {
+			if rowcompare.AllNull(wantRows) {
 				t.Errorf("the reference answer has no non-NULL value; the comparison proves nothing")
 			}
 			t.Logf("%d rows, equal (ordered=%v), translated query ran in %v; first row %v", len(wantRows), ordered, took.Round(time.Millisecond), wantRows[0])

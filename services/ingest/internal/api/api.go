@@ -1,6 +1,7 @@
 // Package api serves the client statement protocol (Trino and Presto header families) at
-// Sluice's front door: submit into the global queue, queued polling with long-poll and
-// handoff to the executing cluster by nextUri, cancel, query info and /v1/info.
+// Sluice's front door: submit SQL (POST /v1/statement) or a Substrait plan (POST /v1/plan)
+// into the global queue, queued polling with long-poll and handoff to the executing
+// cluster by nextUri, cancel, query info and /v1/info.
 package api
 
 import (
@@ -8,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -16,8 +16,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
-	session "github.com/sluicehq/sluice/pkg/clientsession"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/sealed"
 	"github.com/sluicehq/sluice/services/ingest/internal/clusters"
@@ -54,6 +54,16 @@ type Options struct {
 	// Credentials, when set, seals each client's Authorization header into its query, for
 	// executor-proxies that forward credentials to a coordinator.
 	Credentials *sealed.Key
+	// Plans stores plans larger than events.InlinePlanLimit (the events.ObjectPlans
+	// object store); nil refuses them.
+	Plans jetstream.ObjectStore
+	// SchedulerLoad tells whether the fragment scheduler's queue is full; nil: never.
+	SchedulerLoad LoadGauge
+}
+
+// LoadGauge reports the fragment scheduler's load and whether its queue is full.
+type LoadGauge interface {
+	Load() (events.SchedulerLoad, bool)
 }
 
 // Server is the HTTP handler of ingest.
@@ -79,7 +89,8 @@ func New(opts Options, pub *events.Publisher, cache *statusview.Cache, minter *s
 	}
 	s := &Server{opts: opts, pub: pub, cache: cache, minter: minter, tracer: tracer, log: log,
 		started: time.Now(), tokens: map[string]uint64{}, lastSeen: map[string]time.Time{}, mux: http.NewServeMux()}
-	s.mux.HandleFunc("POST /v1/statement", s.submit)
+	s.mux.HandleFunc("POST /v1/statement", s.submitStatement)
+	s.mux.HandleFunc("POST /v1/plan", s.submitPlan)
 	s.mux.HandleFunc("GET /v1/statement/queued/{rest...}", s.queuedGet)
 	s.mux.HandleFunc("DELETE /v1/statement/queued/{rest...}", s.queuedDelete)
 	s.mux.HandleFunc("DELETE /v1/statement/executing/{rest...}", s.strayExecutingDelete)
@@ -121,82 +132,6 @@ func (s *Server) queuedURI(base string, proto events.Protocol, id string, token 
 }
 
 func infoURI(base, id string) string { return base + "/ui/query/" + id }
-
-// submit: POST /v1/statement. The query is acknowledged only after JetStream stored the
-// submitted event (invariant 1).
-func (s *Server) submit(w http.ResponseWriter, r *http.Request) {
-	ctx, span := s.tracer.Start(r.Context(), "POST /v1/statement", trace.WithSpanKind(trace.SpanKindServer))
-	defer span.End()
-	spec, err := session.Parse(r.Header)
-	if err != nil {
-		http.Error(w, session.Message(err), http.StatusBadRequest)
-		return
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, int64(s.opts.MaxQueryBytes)+1))
-	if err != nil {
-		http.Error(w, "cannot read request body: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	sql := strings.TrimSpace(string(body))
-	base := s.base(r)
-	if sql == "" {
-		http.Error(w, "SQL statement is empty", http.StatusBadRequest)
-		return
-	}
-	spec.SubmittedAt = time.Now().UTC()
-	spec.SQL = sql
-	if len(body) > s.opts.MaxQueryBytes {
-		spec.ID = s.minter.NewID()
-		s.writeFailed(w, base, spec.ID, protocol.NewError(protocol.QueryTextTooLarge, "Query text length (%d) exceeds the maximum length (%d)", len(body), s.opts.MaxQueryBytes))
-		return
-	}
-	if spec.TransactionID != "" {
-		spec.ID = s.minter.NewID()
-		s.writeFailed(w, base, spec.ID, protocol.NewError(protocol.NotSupported, "Transactions are not supported by Sluice yet: send %sTransaction-Id: NONE", session.Prefix(spec.Protocol)))
-		return
-	}
-	auth := r.Header.Get("Authorization")
-	for attempt := 0; ; attempt++ {
-		spec.ID = s.minter.NewID()
-		span.SetAttributes(events.AttrQueryID.String(spec.ID))
-		if s.opts.Credentials != nil && auth != "" {
-			if spec.SealedAuthorization, err = s.opts.Credentials.Seal(spec.ID, auth); err != nil {
-				http.Error(w, "cannot seal the credentials: "+err.Error(), http.StatusInternalServerError)
-				return
-			}
-		}
-		ack, err := s.pub.Publish(ctx, events.SubjectSubmitted, events.MsgIDSubmitted(spec.ID), spec.ID, events.TypeQuerySubmitted, events.QuerySubmitted{Query: spec})
-		if err != nil {
-			s.log.Error("submit: publish failed", "err", err)
-			http.Error(w, "Sluice cannot accept queries right now: the global queue is unavailable", http.StatusServiceUnavailable)
-			return
-		}
-		if ack.Duplicate && attempt < 3 {
-			continue // ID collision with another replica: mint again
-		}
-		break
-	}
-	s.cache.Offer(&events.QueryStatus{Query: spec, State: events.StateQueued})
-	s.mu.Lock()
-	s.tokens[spec.ID] = 0
-	s.lastSeen[spec.ID] = time.Now()
-	s.mu.Unlock()
-	if s.opts.VerdictWait > 0 {
-		st := s.waitUntil(ctx, spec.ID, time.Now().Add(s.opts.VerdictWait), hasVerdict)
-		if st != nil && (st.State == events.StateFailed || st.State == events.StateCanceled) && st.NextURI == "" {
-			// Refused before it ever waited in a group: QUERY_QUEUE_FULL, no selector, ...
-			s.writeFailed(w, base, spec.ID, toProtocolError(st.Error, st.State))
-			return
-		}
-	}
-	writeJSON(w, protocol.QueryResults{
-		ID:       spec.ID,
-		InfoURI:  infoURI(base, spec.ID),
-		NextURI:  s.queuedURI(base, spec.Protocol, spec.ID, 1),
-		Stats:    protocol.QueuedStats(0, 0),
-		Warnings: []protocol.Warning{},
-	})
-}
 
 // queuedPath parses both URL shapes: Trino {id}/{slug}/{token}, Presto {id}/{token}?slug=.
 func (s *Server) queuedPath(r *http.Request) (id string, token uint64, ok bool) {
@@ -269,19 +204,19 @@ func (s *Server) queuedGet(w http.ResponseWriter, r *http.Request) {
 		// Handoff: the executing URL on the cluster that runs (or ran) the query.
 		writeJSON(w, protocol.QueryResults{
 			ID: id, InfoURI: infoURI(base, id), NextURI: st.NextURI,
-			Stats:    protocol.StatementStats{State: protocol.StateRunning, Scheduled: true, QueuedTimeMillis: queuedMillis(st), ElapsedTimeMillis: elapsedMillis(st)},
+			Stats:    protocol.StatementStats{State: protocol.StateRunning, Scheduled: true, QueuedTimeMillis: QueuedMillis(st), ElapsedTimeMillis: ElapsedMillis(st)},
 			Warnings: []protocol.Warning{},
 		})
 	case st.State.Terminal():
 		qe := toProtocolError(st.Error, st.State)
 		writeJSON(w, protocol.QueryResults{
 			ID: id, InfoURI: infoURI(base, id),
-			Stats:    protocol.StatementStats{State: protocol.StateFailed, QueuedTimeMillis: queuedMillis(st), ElapsedTimeMillis: elapsedMillis(st)},
+			Stats:    protocol.StatementStats{State: protocol.StateFailed, QueuedTimeMillis: QueuedMillis(st), ElapsedTimeMillis: ElapsedMillis(st)},
 			Error:    qe,
 			Warnings: []protocol.Warning{},
 		})
 	default:
-		stats := protocol.QueuedStats(queuedMillis(st), elapsedMillis(st))
+		stats := protocol.QueuedStats(QueuedMillis(st), ElapsedMillis(st))
 		stats.QueuedReason = s.queuedReason(r.Context(), st)
 		writeJSON(w, protocol.QueryResults{
 			ID: id, InfoURI: infoURI(base, id), NextURI: s.queuedURI(base, q.Protocol, id, token+1),
@@ -527,7 +462,7 @@ func (s *Server) queryInfo(w http.ResponseWriter, r *http.Request) {
 		QueryID: id, State: string(st.State), Query: q.SQL, Self: s.base(r) + "/v1/query/" + id,
 		Session: map[string]any{"user": q.User, "source": q.Source, "catalog": q.Catalog, "schema": q.Schema,
 			"clientTags": q.ClientTags, "systemProperties": q.Session, "resourceEstimates": q.ResourceEstimate},
-		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": queuedMillis(st), "elapsedTimeMillis": elapsedMillis(st),
+		QueryStats: map[string]any{"createTime": q.SubmittedAt, "queuedTimeMillis": QueuedMillis(st), "elapsedTimeMillis": ElapsedMillis(st),
 			"userMemoryReservationBytes": st.MemoryBytes, "cpuTimeMillis": st.CPUTimeMillis},
 		Cluster: st.Cluster, Attempts: st.Attempts, QueuedReason: s.queuedReason(r.Context(), st), ResourceGroup: st.Group,
 		Scheduled:     st.State == events.StateRunning || st.State == events.StateFinished,
@@ -577,11 +512,20 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) infoState(w http.ResponseWriter, r *http.Request) { writeJSON(w, "ACTIVE") }
 
-func (s *Server) writeFailed(w http.ResponseWriter, base, id string, qe *protocol.QueryError) {
-	writeJSON(w, protocol.QueryResults{
+// writeFailed answers with the QueryResults of a failed query, with HTTP status code.
+func (s *Server) writeFailed(w http.ResponseWriter, code int, base, id string, qe *protocol.QueryError) {
+	writeJSONStatus(w, code, protocol.QueryResults{
 		ID: id, InfoURI: infoURI(base, id),
 		Stats: protocol.StatementStats{State: protocol.StateFailed}, Error: qe, Warnings: []protocol.Warning{},
 	})
+}
+
+// StatusError is the protocol error of a query that failed or was canceled, nil otherwise.
+func StatusError(st *events.QueryStatus) *protocol.QueryError {
+	if st.State != events.StateFailed && st.State != events.StateCanceled {
+		return nil
+	}
+	return toProtocolError(st.Error, st.State)
 }
 
 func toProtocolError(e *events.QueryErrorInfo, state events.QueryState) *protocol.QueryError {
@@ -600,7 +544,8 @@ func toProtocolError(e *events.QueryErrorInfo, state events.QueryState) *protoco
 	return qe
 }
 
-func queuedMillis(st *events.QueryStatus) int64 {
+// QueuedMillis is how long the query waited before it started (so far, if it has not).
+func QueuedMillis(st *events.QueryStatus) int64 {
 	end := time.Now()
 	if !st.StartedAt.IsZero() {
 		end = st.StartedAt
@@ -613,7 +558,8 @@ func queuedMillis(st *events.QueryStatus) int64 {
 	return max(0, end.Sub(st.Query.SubmittedAt).Milliseconds())
 }
 
-func elapsedMillis(st *events.QueryStatus) int64 {
+// ElapsedMillis is how long the query has existed, or existed until it ended.
+func ElapsedMillis(st *events.QueryStatus) int64 {
 	if st.Query.SubmittedAt.IsZero() {
 		return 0
 	}
@@ -624,8 +570,12 @@ func elapsedMillis(st *events.QueryStatus) int64 {
 	return max(0, end.Sub(st.Query.SubmittedAt).Milliseconds())
 }
 
-func writeJSON(w http.ResponseWriter, v any) {
+func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
+
+// writeJSONStatus answers v as JSON with HTTP status code.
+func writeJSONStatus(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
 	if err := json.NewEncoder(w).Encode(v); err != nil && !errors.Is(err, http.ErrHandlerTimeout) {
 		return
 	}

@@ -44,7 +44,7 @@ func Apply(st *events.QueryStatus, subject string, seq uint64, h nats.Header, da
 		if _, err := events.Decode(h, data, ceType, &p); err != nil {
 			return st, err
 		}
-		next.Query = p.Query
+		next.Query = Slim(p.Query)
 		advance(events.StateQueued)
 	case events.SubjectCancelRequested:
 		var p events.QueryCancelRequested
@@ -58,7 +58,7 @@ func Apply(st *events.QueryStatus, subject string, seq uint64, h nats.Header, da
 		if _, err := events.Decode(h, data, ceType, &p); err != nil {
 			return st, err
 		}
-		next.Query = p.Query
+		next.Query = Slim(p.Query)
 		next.AdmittedAt = p.AdmittedAt
 		next.Group = p.Group
 		advance(events.StateAdmitted)
@@ -76,7 +76,7 @@ func Apply(st *events.QueryStatus, subject string, seq uint64, h nats.Header, da
 		if _, err := events.Decode(h, data, ceType, &p); err != nil {
 			return st, err
 		}
-		next.Query = p.Query
+		next.Query = Slim(p.Query)
 		if !next.State.Terminal() {
 			next.Cluster = p.Cluster
 		}
@@ -151,4 +151,11 @@ func decode(b []byte) (*events.QueryStatus, error) {
 		return nil, err
 	}
 	return &st, nil
+}
+
+// Slim returns the spec as the status view keeps it: without a plan query's plan, which
+// travels in the events and the plan store and would only swell the view.
+func Slim(q events.QuerySpec) events.QuerySpec {
+	q.Plan = nil
+	return q
 }

@@ -334,3 +334,22 @@ func TestDispatchFailuresAndEngineID(t *testing.T) {
 		t.Fatalf("status = %+v", st)
 	}
 }
+
+// TestApplyKeepsNoPlan: the view keeps a plan query's kind and plan object, not its plan.
+func TestApplyKeepsNoPlan(t *testing.T) {
+	plan := spec
+	plan.Kind, plan.Plan, plan.PlanObject = events.KindPlan, []byte("plan bytes"), "obj"
+	for _, e := range []ev{
+		mk(t, 1, events.SubjectSubmitted, events.QuerySubmitted{Query: plan}),
+		mk(t, 2, events.SubjectAdmitted, events.QueryAdmitted{Query: plan, Group: "global"}),
+		mk(t, 3, events.SubjectPlaced, events.QueryPlaced{Query: plan, Cluster: "c1", Attempt: 1}),
+	} {
+		st, err := Apply(nil, e.subject, e.seq, e.h, e.data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Query.Plan != nil || !st.Query.IsPlan() || st.Query.PlanObject != "obj" {
+			t.Errorf("%s: the view holds plan %q, kind %q, object %q", e.name, st.Query.Plan, st.Query.Kind, st.Query.PlanObject)
+		}
+	}
+}

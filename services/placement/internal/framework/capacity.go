@@ -4,7 +4,9 @@ package framework
 // (the larger of Running and Placed, so a query is not counted twice), and the slots are
 // Cluster.EffectiveSlots; a cluster is full when busy >= slots. Queries waiting in the
 // cluster's own queue are not counted here (LeastLoaded does). A cluster whose slots are
-// unknown (0) is never filtered.
+// unknown (0) is never filtered. Plan queries are not filtered either: their fragments wait
+// in the fragment scheduler's work queue of the cluster, which orders them across queries
+// (priority with decay) and is bounded by its own limit.
 type Capacity struct{}
 
 var _ FilterPlugin = Capacity{}
@@ -13,9 +15,9 @@ var _ FilterPlugin = Capacity{}
 func (Capacity) Name() string { return NameCapacity }
 
 // Filter rules c out when all its slots are taken.
-func (Capacity) Filter(_ *CycleState, _ *Query, c *Cluster) *Status {
+func (Capacity) Filter(_ *CycleState, q *Query, c *Cluster) *Status {
 	slots := c.EffectiveSlots()
-	if slots <= 0 {
+	if slots <= 0 || q.Kind == KindPlan {
 		return nil
 	}
 	busy := c.Busy()

@@ -33,3 +33,16 @@ func TestCapacity(t *testing.T) {
 		})
 	}
 }
+
+// TestCapacityLetsPlansQueue: plan queries queue their fragments in the scheduler, so a
+// full cluster still takes them.
+func TestCapacityLetsPlansQueue(t *testing.T) {
+	t.Parallel()
+	c := ready("a", func(c *Cluster) { c.Slots, c.Running, c.Placed = 2, 2, 5 })
+	if got := statusReason(Capacity{}.Filter(&CycleState{Now: t0}, &Query{ID: "p", Kind: KindPlan}, c)); got != "" {
+		t.Errorf("a plan query on a full cluster: %q, want no filter", got)
+	}
+	if got := statusReason(Capacity{}.Filter(&CycleState{Now: t0}, sqlQuery(), c)); got == "" {
+		t.Error("a SQL query passed a full cluster")
+	}
+}

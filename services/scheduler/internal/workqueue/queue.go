@@ -14,8 +14,26 @@ var ErrFull = errors.New("workqueue: full")
 // ErrDuplicate: the fragment is already queued.
 var ErrDuplicate = errors.New("workqueue: fragment already queued")
 
+// Policy is the order of a queue.
+type Policy string
+
+// Policies. The baselines exist to measure the default against.
+const (
+	// PolicyDecay is the default: levels of attained service with shares, then declared
+	// priority, remaining cost and aging (see the package doc).
+	PolicyDecay Policy = "decay"
+	// PolicyFIFO runs fragments in the order their queries arrived (Fragment.Arrival),
+	// ignoring priority, cost and attained service.
+	PolicyFIFO Policy = "fifo"
+	// PolicyFair gives every query an equal share of executor time: the fragment of the
+	// query with the least attained service goes first (ties: the earlier enqueued).
+	PolicyFair Policy = "fair"
+)
+
 // Config tunes the order. The zero value of a field takes its default.
 type Config struct {
+	// Policy selects the order (default PolicyDecay).
+	Policy Policy
 	// Levels are the attained-service thresholds of the levels, ascending, starting at 0
 	// (default 0, 1s, 10s, 60s, 300s: Trino's).
 	Levels []time.Duration
@@ -35,6 +53,12 @@ type Config struct {
 }
 
 func (c Config) withDefaults() Config {
+	if c.Policy == "" {
+		c.Policy = PolicyDecay
+	}
+	if c.Policy != PolicyDecay {
+		c.Levels = []time.Duration{0} // the baselines have no levels
+	}
 	if len(c.Levels) == 0 {
 		c.Levels = []time.Duration{0, time.Second, 10 * time.Second, time.Minute, 5 * time.Minute}
 	}
@@ -62,6 +86,11 @@ func (c Config) Validate() error {
 			return fmt.Errorf("workqueue: levels %v must start at 0 and ascend", c.Levels)
 		}
 	}
+	switch c.Policy {
+	case "", PolicyDecay, PolicyFIFO, PolicyFair:
+	default:
+		return fmt.Errorf("workqueue: unknown policy %q (want decay, fifo or fair)", c.Policy)
+	}
 	if c.MaxQueued < 0 {
 		return fmt.Errorf("workqueue: MaxQueued %d < 0", c.MaxQueued)
 	}
@@ -78,6 +107,8 @@ type Fragment struct {
 	RemainingCost time.Duration
 	// Region is where the fragment's inputs are ("": anywhere).
 	Region string
+	// Arrival is when the query arrived (PolicyFIFO orders by it; zero: the enqueue time).
+	Arrival time.Time
 	// Payload is carried for the caller.
 	Payload any
 }
@@ -87,6 +118,7 @@ type entry struct {
 	Fragment
 	enqueued time.Time
 	key      int64 // see the package doc; nanoseconds
+	tie      int64 // breaks equal keys (the baselines' enqueue time)
 	level    int
 	index    int // in its heap
 	q        *query
@@ -156,8 +188,19 @@ func (q *Queue) Push(f Fragment, now time.Time) error {
 	return nil
 }
 
-// key is the static order key of an entry within its level.
+// key is the order key of an entry within its level; tie breaks equal keys.
 func (q *Queue) key(e *entry) int64 {
+	switch q.cfg.Policy {
+	case PolicyFIFO:
+		e.tie = e.enqueued.UnixNano()
+		if !e.Arrival.IsZero() {
+			return e.Arrival.UnixNano()
+		}
+		return e.enqueued.UnixNano()
+	case PolicyFair:
+		e.tie = e.enqueued.UnixNano()
+		return int64(e.q.attained)
+	}
 	k := e.enqueued.UnixNano() - int64(e.Priority)*int64(q.cfg.AgingStep)
 	if e.RemainingCost > 0 {
 		k += int64(float64(q.cfg.CostWeight) * math.Log2(1+float64(e.RemainingCost.Milliseconds())))
@@ -314,6 +357,13 @@ func (q *Queue) Charge(queryID string, d time.Duration) {
 	}
 	q.levels[qs.level].scheduled += d.Seconds()
 	qs.attained += d
+	if q.cfg.Policy == PolicyFair {
+		for _, e := range qs.queued { // the key is the attained service
+			q.remove(e)
+			e.key = q.key(e)
+			q.insert(e, e.level)
+		}
+	}
 	lv := q.levelOf(qs.attained)
 	if lv == qs.level {
 		return
@@ -343,6 +393,21 @@ func (q *Queue) Attained(queryID string) (time.Duration, int) {
 	return 0, 0
 }
 
+// RemoveFragment drops one queued fragment; false when it is not queued.
+func (q *Queue) RemoveFragment(queryID, id string) bool {
+	qs := q.queries[queryID]
+	if qs == nil {
+		return false
+	}
+	e, ok := qs.queued[id]
+	if !ok {
+		return false
+	}
+	q.remove(e)
+	delete(qs.queued, id)
+	return true
+}
+
 // RemoveQuery drops a query's queued fragments and its accounting (it ended or was
 // canceled) and returns the fragments dropped.
 func (q *Queue) RemoveQuery(queryID string) []Fragment {
@@ -366,6 +431,9 @@ func (h entryHeap) Len() int { return len(h) }
 func (h entryHeap) Less(i, j int) bool {
 	if h[i].key != h[j].key {
 		return h[i].key < h[j].key
+	}
+	if h[i].tie != h[j].tie {
+		return h[i].tie < h[j].tie
 	}
 	return h[i].ID < h[j].ID
 }

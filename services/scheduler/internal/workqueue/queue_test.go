@@ -226,3 +226,46 @@ func TestNothingStarves(t *testing.T) {
 		}
 	}
 }
+
+// TestBaselinePolicies: FIFO serves queries in arrival order whatever their priority or
+// service; fair share serves the query with the least attained service.
+func TestBaselinePolicies(t *testing.T) {
+	t0 := time.Unix(1_000_000, 0)
+	push := func(q *Queue, query, id string, prio int, arrival, now time.Time) {
+		t.Helper()
+		if err := q.Push(Fragment{Query: query, ID: id, Priority: prio, Arrival: arrival}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pop := func(q *Queue, now time.Time) string {
+		t.Helper()
+		f, ok, _ := q.Pop("", now)
+		if !ok {
+			t.Fatal("empty queue")
+		}
+		return f.ID
+	}
+
+	fifo, _ := New(Config{Policy: PolicyFIFO})
+	push(fifo, "late", "late-1", 10, t0.Add(time.Second), t0)
+	push(fifo, "early", "early-1", 0, t0, t0.Add(time.Second))
+	fifo.Charge("early", time.Hour)
+	if got := pop(fifo, t0.Add(2*time.Second)); got != "early-1" {
+		t.Errorf("FIFO popped %s first, want the earlier query's fragment", got)
+	}
+
+	fair, _ := New(Config{Policy: PolicyFair})
+	push(fair, "a", "a-1", 0, t0, t0)
+	push(fair, "a", "a-2", 0, t0, t0)
+	push(fair, "b", "b-1", 0, t0, t0.Add(time.Millisecond))
+	if got := pop(fair, t0); got != "a-1" {
+		t.Fatalf("fair popped %s first, want a-1 (no service yet; enqueued first)", got)
+	}
+	fair.Charge("a", time.Second)
+	if got := pop(fair, t0); got != "b-1" {
+		t.Errorf("fair popped %s after a ran 1 s, want b-1", got)
+	}
+	if _, err := New(Config{Policy: "lottery"}); err == nil {
+		t.Error("an unknown policy was accepted")
+	}
+}

@@ -37,6 +37,7 @@ func ingestCommand() *cobra.Command {
 		func(c *cobra.Command, cfg *ingest.Config) {
 			deferFlag(c, "nats-url", "NATS server URL (SLUICE_NATS_URL)", &cfg.NatsURL)
 			deferFlag(c, "http-addr", "listen address (SLUICE_HTTP_ADDR)", &cfg.HTTPAddr)
+			deferFlag(c, "grpc-addr", "gRPC plan service listen address, empty: off (SLUICE_GRPC_ADDR)", &cfg.GRPCAddr)
 		})
 }
 

@@ -28,6 +28,7 @@ import (
 type UpConfig struct {
 	DataDir        string        `envconfig:"DATA_DIR" default:".sluice" desc:"data directory: JetStream store, TPC-H Parquet files"`
 	HTTPAddr       string        `envconfig:"HTTP_ADDR" default:"127.0.0.1:8080" desc:"listen address of the client protocol endpoint"`
+	GRPCAddr       string        `envconfig:"GRPC_ADDR" desc:"listen address of ingest's gRPC plan service (e.g. 127.0.0.1:8081); empty: disabled"`
 	NatsListen     string        `envconfig:"NATS_LISTEN" default:"127.0.0.1:4222" desc:"listen address of the embedded NATS server (port 0: any free port; empty: in-process only)"`
 	MaxRunning     int           `envconfig:"MAX_RUNNING" default:"8" desc:"fleet-wide limit of running queries (without a resource-group file)"`
 	ResourceGroups string        `envconfig:"RESOURCE_GROUPS" desc:"resource-group file (Trino/Presto JSON), applied live when it changes"`
@@ -72,6 +73,7 @@ func upCommand() *cobra.Command {
 	}
 	deferFlag(cmd, "data-dir", "data directory (SLUICE_DATA_DIR)", &cfg.DataDir)
 	deferFlag(cmd, "http-addr", "client endpoint listen address (SLUICE_HTTP_ADDR)", &cfg.HTTPAddr)
+	deferFlag(cmd, "grpc-addr", "gRPC plan service listen address, empty: off (SLUICE_GRPC_ADDR)", &cfg.GRPCAddr)
 	deferFlag(cmd, "nats-listen", "embedded NATS listen address (SLUICE_NATS_LISTEN)", &cfg.NatsListen)
 	deferIntFlag(cmd, "max-running", "fleet-wide limit of running queries without a resource-group file (SLUICE_MAX_RUNNING)", &cfg.MaxRunning)
 	deferFlag(cmd, "resource-groups", "resource-group file, Trino/Presto JSON (SLUICE_RESOURCE_GROUPS)", &cfg.ResourceGroups)
@@ -200,7 +202,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("ingest", func(ctx context.Context) error {
-		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, VerdictWait: time.Second,
+		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, VerdictWait: time.Second,
 			CredentialsKey: cfg.CredentialsKey,
 			Server:         ns, Logger: log, Topology: &topo,
 			Ready: func(addr string) { ingestURL = "http://" + addr; pending.Done() }})

@@ -1,0 +1,556 @@
+// Package plans is the fragment scheduler's state machine for plan queries: the fragment
+// DAG of every placed plan, which fragments are waiting for their children, queued in their
+// cluster's work queue, released to the cluster's executors, or done, and what to do next.
+//
+// It performs no I/O and reads the time only through the now arguments, so its decisions
+// (order, decay, aging, prefetch bounds, retries, cancel, timeouts) are tested
+// deterministically. The service feeds it the events it folds from the log (placed plans,
+// fragment outcomes, terminal events, cancel requests) and heartbeats, and carries out the
+// Actions it returns: publish the released fragments, end failed queries.
+package plans
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/fragment"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/services/scheduler/internal/workqueue"
+	"google.golang.org/protobuf/proto"
+)
+
+// Config tunes the engine. The zero value of a field takes its default.
+type Config struct {
+	// Queue configures every cluster's work queue (levels, decay, aging, locality).
+	Queue workqueue.Config
+	// Prefetch is how many fragments per executor slot are released ahead of the slots
+	// freeing (default 1): the bound on priority inversion at the executors.
+	Prefetch int
+	// MaxDispatches is how often one fragment may be released before its query fails
+	// (default 3): retriable failures and lost inputs rerun a fragment.
+	MaxDispatches int
+	// QueryTimeout fails a plan query still running this long after it was placed
+	// (0: no limit).
+	QueryTimeout time.Duration
+	// WorkPerSecond converts the cost model's work units into executor time for the
+	// queue's remaining-cost estimate (default 2e7 row operations per second).
+	WorkPerSecond float64
+}
+
+func (c Config) withDefaults() Config {
+	if c.Prefetch <= 0 {
+		c.Prefetch = 1
+	}
+	if c.MaxDispatches <= 0 {
+		c.MaxDispatches = 3
+	}
+	if c.WorkPerSecond <= 0 {
+		c.WorkPerSecond = 2e7
+	}
+	return c
+}
+
+// ErrDuplicate: the query is already known.
+var ErrDuplicate = errors.New("plans: query already scheduled")
+
+// Query is a placed plan query, cut into its DAG.
+type Query struct {
+	ID       string
+	Cluster  string
+	Attempt  int
+	Priority int
+	// CostEstimate is the declared executor time in seconds (0: from the cost model).
+	CostEstimate float64
+	DAG          *fragment.DAG
+	// PlacedAt starts the query's timeout.
+	PlacedAt time.Time
+	// Arrival is when the query was submitted (the FIFO baseline orders by it).
+	Arrival time.Time
+}
+
+// Release is a fragment to publish to its cluster's executors.
+type Release struct {
+	Cluster  string
+	Query    string
+	Fragment string
+	Attempt  int
+	Dispatch int
+	Root     bool
+	// Plan is the fragment's Substrait plan, binary protobuf.
+	Plan       []byte
+	Inputs     []events.FragmentOutput
+	ReleasedAt time.Time
+}
+
+// End is a query the scheduler ends: Subject is events.SubjectFailed or
+// events.SubjectCanceled.
+type End struct {
+	Query   string
+	Cluster string
+	Subject string
+	Error   *events.QueryErrorInfo
+}
+
+// Actions are what the caller must do after an input.
+type Actions struct {
+	Releases []Release
+	Ends     []End
+}
+
+func (a *Actions) merge(b Actions) {
+	a.Releases = append(a.Releases, b.Releases...)
+	a.Ends = append(a.Ends, b.Ends...)
+}
+
+// fragState is where a fragment is.
+type fragState int
+
+const (
+	waiting  fragState = iota // some child has not finished
+	queued                    // in its cluster's work queue
+	released                  // published to the cluster; not finished
+	done                      // its output is stored
+)
+
+type frag struct {
+	f        *fragment.Fragment
+	root     bool
+	state    fragState
+	pending  int // children not done
+	parents  []*frag
+	children []*frag
+	dispatch int // releases so far
+	cluster  string
+	output   events.FragmentOutput
+	work     float64
+}
+
+type query struct {
+	Query
+	frags     map[string]*frag
+	remaining float64 // work of fragments not done
+	ending    bool    // an End was returned; waiting for the terminal event
+}
+
+type cluster struct {
+	name     string
+	region   string
+	slots    int
+	q        *workqueue.Queue
+	inflight map[string]string // "<query>/<fragment>" → query, released and not finished
+}
+
+// Engine schedules the fragments of plan queries over clusters. It is not safe for
+// concurrent use.
+type Engine struct {
+	cfg      Config
+	queries  map[string]*query
+	clusters map[string]*cluster
+}
+
+// New returns an engine without queries or clusters.
+func New(cfg Config) (*Engine, error) {
+	cfg = cfg.withDefaults()
+	if _, err := workqueue.New(cfg.Queue); err != nil {
+		return nil, err
+	}
+	return &Engine{cfg: cfg, queries: map[string]*query{}, clusters: map[string]*cluster{}}, nil
+}
+
+// Has reports whether the engine schedules query id.
+func (e *Engine) Has(id string) bool { _, ok := e.queries[id]; return ok }
+
+// Attempt returns the placement attempt the engine runs query id under.
+func (e *Engine) Attempt(id string) (int, bool) {
+	q, ok := e.queries[id]
+	if !ok {
+		return 0, false
+	}
+	return q.Attempt, true
+}
+
+func (e *Engine) cluster(name string) *cluster {
+	c, ok := e.clusters[name]
+	if !ok {
+		wq, _ := workqueue.New(e.cfg.Queue) // validated by New
+		c = &cluster{name: name, q: wq, inflight: map[string]string{}}
+		e.clusters[name] = c
+	}
+	return c
+}
+
+// SetCluster records a cluster's executor slots and region from its heartbeat (slots 0:
+// it takes no fragments now) and releases what now fits.
+func (e *Engine) SetCluster(name string, slots int, region string, now time.Time) Actions {
+	c := e.cluster(name)
+	c.slots, c.region = max(slots, 0), region
+	return e.pump(c, now)
+}
+
+// Add schedules a placed plan query: its leaf fragments are queued on its cluster.
+func (e *Engine) Add(in Query, now time.Time) (Actions, error) {
+	if _, ok := e.queries[in.ID]; ok {
+		return Actions{}, ErrDuplicate
+	}
+	if in.DAG == nil || len(in.DAG.Fragments) == 0 {
+		return Actions{}, fmt.Errorf("plans: query %s has no fragments", in.ID)
+	}
+	q := &query{Query: in, frags: map[string]*frag{}}
+	root := in.DAG.Root()
+	for _, f := range in.DAG.Fragments {
+		fr := &frag{f: f, root: f == root, work: max(f.Cost.Work, 1)}
+		for _, dep := range f.Deps {
+			child := q.frags[dep] // dependencies come first
+			if child == nil {
+				return Actions{}, fmt.Errorf("plans: fragment %s depends on unknown %s", f.ID, dep)
+			}
+			fr.children = append(fr.children, child)
+			child.parents = append(child.parents, fr)
+		}
+		fr.pending = len(fr.children)
+		q.frags[f.ID] = fr
+		q.remaining += fr.work
+	}
+	e.queries[in.ID] = q
+	c := e.cluster(in.Cluster)
+	for _, f := range in.DAG.Fragments {
+		if fr := q.frags[f.ID]; fr.pending == 0 {
+			e.enqueue(q, fr, now)
+		}
+	}
+	return e.pump(c, now), nil
+}
+
+// remainingCost is the executor time the query still needs, for the queue's order.
+func (e *Engine) remainingCost(q *query) time.Duration {
+	secs := q.remaining / e.cfg.WorkPerSecond
+	if q.CostEstimate > 0 {
+		var total float64
+		for _, fr := range q.frags {
+			total += fr.work
+		}
+		secs = q.CostEstimate * q.remaining / total
+	}
+	return time.Duration(secs * float64(time.Second))
+}
+
+func (e *Engine) enqueue(q *query, fr *frag, now time.Time) {
+	c := e.cluster(q.Cluster)
+	fr.state, fr.cluster = queued, c.name
+	_ = c.q.Push(workqueue.Fragment{Query: q.ID, ID: fr.f.ID, Priority: q.Priority, RemainingCost: e.remainingCost(q), Region: c.region, Arrival: q.Arrival}, now)
+}
+
+// pump releases fragments of c while its window (slots × prefetch) has room.
+func (e *Engine) pump(c *cluster, now time.Time) Actions {
+	var a Actions
+	for len(c.inflight) < c.slots*e.cfg.Prefetch {
+		wf, ok, _ := c.q.Pop(c.region, now)
+		if !ok {
+			break
+		}
+		q := e.queries[wf.Query]
+		fr := q.frags[wf.ID]
+		r, err := e.release(q, fr, c, now)
+		if err != nil {
+			a.merge(e.fail(q, protocol.NewError(protocol.GenericInternalError, "%v", err)))
+			continue
+		}
+		a.Releases = append(a.Releases, r)
+	}
+	return a
+}
+
+func (e *Engine) release(q *query, fr *frag, c *cluster, now time.Time) (Release, error) {
+	plan, err := q.DAG.Plan(fr.f.ID)
+	if err != nil {
+		return Release{}, err
+	}
+	b, err := proto.Marshal(plan)
+	if err != nil {
+		return Release{}, fmt.Errorf("plans: encode fragment %s: %w", fr.f.ID, err)
+	}
+	fr.state, fr.cluster = released, c.name
+	fr.dispatch++
+	c.inflight[q.ID+"/"+fr.f.ID] = q.ID
+	r := Release{Cluster: c.name, Query: q.ID, Fragment: fr.f.ID, Attempt: q.Attempt, Dispatch: fr.dispatch, Root: fr.root, Plan: b, ReleasedAt: now}
+	for _, ch := range fr.children {
+		r.Inputs = append(r.Inputs, ch.output)
+	}
+	return r, nil
+}
+
+// finish takes a released fragment off its cluster's window and charges its executor
+// time; false when the outcome is not for the fragment's current release.
+func (e *Engine) finish(q *query, fr *frag, cluster string, dispatch int, busy time.Duration) bool {
+	if fr.state != released || fr.cluster != cluster || fr.dispatch != dispatch {
+		return false
+	}
+	c := e.cluster(cluster)
+	delete(c.inflight, q.ID+"/"+fr.f.ID)
+	c.q.Charge(q.ID, busy)
+	return true
+}
+
+// Done records a finished fragment: its parents whose children are now all done are
+// queued. An outcome of an earlier placement attempt still counts (its output is stored).
+func (e *Engine) Done(ev events.FragmentDone, now time.Time) Actions {
+	q, fr := e.lookup(ev.QueryID, ev.FragmentID)
+	if fr == nil || fr.state == done {
+		return Actions{}
+	}
+	if !e.finish(q, fr, ev.Cluster, ev.Dispatch, ev.EndedAt.Sub(ev.StartedAt)) {
+		// An earlier release finished after the fragment was queued or released again
+		// (a retry, a move): its output is as good, so the newer run is dropped.
+		e.unschedule(q, fr)
+	}
+	var a Actions
+	fr.state, fr.output = done, ev.Output
+	q.remaining -= fr.work
+	for _, p := range fr.parents {
+		p.pending--
+		if p.pending == 0 && p.state == waiting && !q.ending {
+			e.enqueue(q, p, now)
+		}
+	}
+	a.merge(e.pumpAll(now))
+	return a
+}
+
+// Failed records a failed fragment: a retriable failure reruns it (after rerunning the
+// children whose outputs were missing), up to MaxDispatches; any other fails the query
+// with the executor's error.
+func (e *Engine) Failed(ev events.FragmentFailed, now time.Time) Actions {
+	q, fr := e.lookup(ev.QueryID, ev.FragmentID)
+	if fr == nil || ev.Attempt != q.Attempt || q.ending {
+		return Actions{}
+	}
+	if !e.finish(q, fr, ev.Cluster, ev.Dispatch, ev.EndedAt.Sub(ev.StartedAt)) {
+		return Actions{}
+	}
+	qe := protocolError(ev.Error)
+	if !ev.Retriable {
+		a := e.fail(q, qe)
+		a.merge(e.pumpAll(now))
+		return a
+	}
+	if fr.dispatch >= e.cfg.MaxDispatches {
+		a := e.fail(q, protocol.NewError(protocol.GenericInternalError,
+			"fragment %s failed %d times; last error: %s", fr.f.ID, fr.dispatch, qe.Message))
+		a.merge(e.pumpAll(now))
+		return a
+	}
+	fr.state = waiting
+	for _, id := range ev.MissingInputs {
+		if child := q.frags[id]; child != nil && slices.Contains(fr.children, child) {
+			e.redo(q, child, now)
+		}
+	}
+	if fr.pending == 0 {
+		e.enqueue(q, fr, now)
+	}
+	return e.pumpAll(now)
+}
+
+// unschedule takes a queued or released fragment off its cluster.
+func (e *Engine) unschedule(q *query, fr *frag) {
+	switch fr.state {
+	case queued:
+		e.cluster(fr.cluster).q.RemoveFragment(q.ID, fr.f.ID)
+	case released:
+		delete(e.cluster(fr.cluster).inflight, q.ID+"/"+fr.f.ID)
+	}
+}
+
+// redo marks a done child as lost: it runs again, and its parents wait for it.
+func (e *Engine) redo(q *query, child *frag, now time.Time) {
+	if child.state != done {
+		return
+	}
+	q.remaining += child.work
+	for _, p := range child.parents {
+		p.pending++
+		if p.state == queued {
+			e.unschedule(q, p)
+			p.state = waiting
+		}
+	}
+	child.state, child.output = waiting, events.FragmentOutput{}
+	if child.pending == 0 {
+		e.enqueue(q, child, now)
+	}
+}
+
+// Move reschedules a query placed again on another cluster (its cluster was lost or
+// drained before the root started): fragments not done are queued there afresh; outputs
+// already stored are reused (a lost one is rerun when its parent reports it missing).
+func (e *Engine) Move(id, cluster string, attempt int, now time.Time) Actions {
+	q, ok := e.queries[id]
+	if !ok || attempt <= q.Attempt || q.ending {
+		return Actions{}
+	}
+	for _, c := range e.clusters {
+		c.q.RemoveQuery(id)
+		for k, qid := range c.inflight {
+			if qid == id {
+				delete(c.inflight, k)
+			}
+		}
+	}
+	q.Cluster, q.Attempt = cluster, attempt
+	for _, fr := range q.frags {
+		if fr.state == queued || fr.state == released {
+			fr.state = waiting
+		}
+	}
+	for _, f := range q.DAG.Fragments {
+		if fr := q.frags[f.ID]; fr.state == waiting && fr.pending == 0 {
+			e.enqueue(q, fr, now)
+		}
+	}
+	return e.pumpAll(now)
+}
+
+// Cancel ends a query its client canceled.
+func (e *Engine) Cancel(id string, now time.Time) Actions {
+	q, ok := e.queries[id]
+	if !ok || q.ending {
+		return Actions{}
+	}
+	a := e.fail(q, protocol.NewError(protocol.UserCanceled, "Query was canceled"))
+	a.merge(e.pumpAll(now))
+	return a
+}
+
+// Ended forgets a query whose terminal event is stored, frees its window slots and
+// returns the outputs of its fragments, to delete.
+func (e *Engine) Ended(id string, now time.Time) ([]events.FragmentOutput, Actions) {
+	q, ok := e.queries[id]
+	if !ok {
+		return nil, Actions{}
+	}
+	e.drop(q)
+	delete(e.queries, id)
+	var outs []events.FragmentOutput
+	for _, f := range q.DAG.Fragments {
+		if fr := q.frags[f.ID]; fr.state == done {
+			outs = append(outs, fr.output)
+		}
+	}
+	return outs, e.pumpAll(now)
+}
+
+// Tick fails queries past QueryTimeout and releases fragments whose locality wait ended.
+func (e *Engine) Tick(now time.Time) Actions {
+	var a Actions
+	if e.cfg.QueryTimeout > 0 {
+		for _, id := range e.sortedIDs() {
+			q := e.queries[id]
+			if !q.ending && now.Sub(q.PlacedAt) >= e.cfg.QueryTimeout {
+				a.merge(e.fail(q, protocol.NewError(protocol.ExceededTimeLimit,
+					"Query exceeded the maximum execution time limit of %s", e.cfg.QueryTimeout)))
+			}
+		}
+	}
+	a.merge(e.pumpAll(now))
+	return a
+}
+
+// Load is what the engine holds now.
+type Load struct {
+	Queued   int // fragments in work queues
+	Released int // fragments at executors
+	Queries  int
+}
+
+// Load counts queued and released fragments.
+func (e *Engine) Load() Load {
+	l := Load{Queries: len(e.queries)}
+	for _, c := range e.clusters {
+		l.Queued += c.q.Len()
+		l.Released += len(c.inflight)
+	}
+	return l
+}
+
+// Attained returns the executor time query id attained on its cluster and its level.
+func (e *Engine) Attained(id string) (time.Duration, int) {
+	q, ok := e.queries[id]
+	if !ok {
+		return 0, 0
+	}
+	return e.cluster(q.Cluster).q.Attained(id)
+}
+
+// fail ends q with qe: its queued fragments are dropped at once; released ones finish or
+// are stopped by their executors when the terminal event arrives.
+func (e *Engine) fail(q *query, qe *protocol.QueryError) Actions {
+	if q.ending {
+		return Actions{}
+	}
+	q.ending = true
+	for _, c := range e.clusters {
+		c.q.RemoveQuery(q.ID)
+	}
+	subject := events.SubjectFailed
+	if qe.ErrorName == protocol.UserCanceled.Name {
+		subject = events.SubjectCanceled
+	}
+	info := &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
+	return Actions{Ends: []End{{Query: q.ID, Cluster: q.Cluster, Subject: subject, Error: info}}}
+}
+
+func (e *Engine) drop(q *query) {
+	for _, c := range e.clusters {
+		c.q.RemoveQuery(q.ID)
+		for k, qid := range c.inflight {
+			if qid == q.ID {
+				delete(c.inflight, k)
+			}
+		}
+	}
+}
+
+func (e *Engine) pumpAll(now time.Time) Actions {
+	var a Actions
+	names := make([]string, 0, len(e.clusters))
+	for n := range e.clusters {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		a.merge(e.pump(e.clusters[n], now))
+	}
+	return a
+}
+
+func (e *Engine) sortedIDs() []string {
+	ids := make([]string, 0, len(e.queries))
+	for id := range e.queries {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (e *Engine) lookup(queryID, fragmentID string) (*query, *frag) {
+	q, ok := e.queries[queryID]
+	if !ok {
+		return nil, nil
+	}
+	fr := q.frags[fragmentID]
+	if fr == nil {
+		return nil, nil
+	}
+	return q, fr
+}
+
+// protocolError turns an event's error back into the protocol's.
+func protocolError(info *events.QueryErrorInfo) *protocol.QueryError {
+	if info == nil {
+		return protocol.NewError(protocol.GenericInternalError, "fragment failed without an error")
+	}
+	return &protocol.QueryError{Message: info.Message, ErrorCode: info.ErrorCode, ErrorName: info.ErrorName, ErrorType: info.ErrorType}
+}

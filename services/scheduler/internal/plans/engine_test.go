@@ -1,0 +1,281 @@
+package plans
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/fragment"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/shareddata"
+)
+
+var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
+
+// dag cuts the Isthmus plan of a TPC-H query for query ID id.
+func dag(t *testing.T, tpch, id string, partitions map[string]int) *fragment.DAG {
+	t.Helper()
+	p, err := fragment.Parse(shareddata.IsthmusPlan(t, tpch), "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := fragment.Cut(p, fragment.Options{QueryID: id, Partitions: partitions})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func newEngine(t *testing.T, cfg Config) *Engine {
+	t.Helper()
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func ids(rs []Release) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.Fragment)
+	}
+	return out
+}
+
+// finished reports r finished after busy of executor time at now.
+func finished(e *Engine, r Release, busy time.Duration, now time.Time) Actions {
+	return e.Done(events.FragmentDone{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch,
+		Output:    events.FragmentOutput{Fragment: r.Fragment, Cluster: r.Cluster, Path: "/results/" + r.Fragment + ".parquet"},
+		StartedAt: now.Add(-busy), EndedAt: now}, now)
+}
+
+func TestDAGRunsChildrenFirstWithinTheWindow(t *testing.T) {
+	e := newEngine(t, Config{Prefetch: 1})
+	e.SetCluster("c1", 1, "", t0)
+	a, err := e.Add(Query{ID: "q3", Cluster: "c1", DAG: dag(t, "q03", "q3", nil), PlacedAt: t0}, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// q03: f2 (ORDERS) and f3 (LINEITEM) are leaves; f1 needs both; f0 (root) needs f1.
+	if len(a.Releases) != 1 {
+		t.Fatalf("1 slot × prefetch 1 released %v", ids(a.Releases))
+	}
+	first := a.Releases[0]
+	if first.Fragment != "q3_f2" && first.Fragment != "q3_f3" {
+		t.Fatalf("first release %s is not a leaf", first.Fragment)
+	}
+	if len(first.Plan) == 0 || first.Root || first.ReleasedAt != t0 || first.Dispatch != 1 {
+		t.Fatalf("release %+v", first)
+	}
+	now := t0.Add(time.Second)
+	a = finished(e, first, time.Second, now)
+	if len(a.Releases) != 1 || a.Releases[0].Fragment == first.Fragment || a.Releases[0].Fragment == "q3_f1" {
+		t.Fatalf("after the first leaf: %v, want the other leaf", ids(a.Releases))
+	}
+	second := a.Releases[0]
+	a = finished(e, second, time.Second, now)
+	if got := ids(a.Releases); !slices.Equal(got, []string{"q3_f1"}) {
+		t.Fatalf("after both leaves: %v, want q3_f1", got)
+	}
+	agg := a.Releases[0]
+	if in := agg.Inputs; len(in) != 2 || in[0].Fragment != "q3_f2" || in[1].Fragment != "q3_f3" || in[0].Path == "" {
+		t.Fatalf("q3_f1 inputs %+v", in)
+	}
+	a = finished(e, agg, time.Second, now)
+	if len(a.Releases) != 1 || !a.Releases[0].Root || a.Releases[0].Fragment != "q3_f0" || a.Releases[0].Inputs[0].Fragment != "q3_f1" {
+		t.Fatalf("root release %+v", a.Releases)
+	}
+	if l := e.Load(); l.Queued != 0 || l.Released != 1 || l.Queries != 1 {
+		t.Fatalf("load while the root runs: %+v", l)
+	}
+	outs, _ := e.Ended("q3", now)
+	if len(outs) != 3 {
+		t.Fatalf("outputs to delete: %+v", outs)
+	}
+	if l := e.Load(); l != (Load{}) {
+		t.Fatalf("load after the end: %+v", l)
+	}
+}
+
+func TestPrefetchWindowBoundsReleases(t *testing.T) {
+	e := newEngine(t, Config{Prefetch: 2})
+	a, _ := e.Add(Query{ID: "q1", Cluster: "c1", DAG: dag(t, "q01", "q1", map[string]int{"lineitem": 8})}, t0)
+	if len(a.Releases) != 0 {
+		t.Fatalf("released %v to a cluster without a heartbeat", ids(a.Releases))
+	}
+	a = e.SetCluster("c1", 3, "", t0)
+	if len(a.Releases) != 6 {
+		t.Fatalf("3 slots × prefetch 2 released %d: %v", len(a.Releases), ids(a.Releases))
+	}
+	if l := e.Load(); l.Queued != 2 || l.Released != 6 {
+		t.Fatalf("8 partitions: load %+v, want 2 queued and 6 released", l)
+	}
+	a = finished(e, a.Releases[0], time.Millisecond, t0)
+	if len(a.Releases) != 1 {
+		t.Fatalf("a finished fragment freed %d releases, want 1", len(a.Releases))
+	}
+	if a = e.SetCluster("c1", 0, "", t0); len(a.Releases) != 0 {
+		t.Fatal("a cluster with no slots got a release")
+	}
+}
+
+// TestShortQueryOvertakesLongOne: a long query that has used executor time sinks a level,
+// so a short query arriving later runs at the next fragment boundary.
+func TestShortQueryOvertakesLongOne(t *testing.T) {
+	e := newEngine(t, Config{Prefetch: 1})
+	e.SetCluster("c1", 1, "", t0)
+	a, _ := e.Add(Query{ID: "long", Cluster: "c1", DAG: dag(t, "q01", "long", map[string]int{"lineitem": 8})}, t0)
+	now := t0
+	for range 3 { // the long query runs 3 partitions of 2 s each
+		now = now.Add(2 * time.Second)
+		r := a.Releases[0]
+		a = finished(e, r, 2*time.Second, now)
+	}
+	if _, lv := e.Attained("long"); lv == 0 {
+		t.Fatal("6 s of executor time left the long query in level 0")
+	}
+	b, _ := e.Add(Query{ID: "short", Cluster: "c1", DAG: dag(t, "q06", "short", nil)}, now)
+	if len(b.Releases) != 0 {
+		t.Fatal("the window was full")
+	}
+	now = now.Add(2 * time.Second)
+	a = finished(e, a.Releases[0], 2*time.Second, now)
+	if len(a.Releases) != 1 || a.Releases[0].Query != "short" {
+		t.Fatalf("next release after the short query arrived: %+v, want short's", a.Releases)
+	}
+}
+
+// TestHigherPriorityGoesFirst: the declared priority orders queries of one level.
+func TestHigherPriorityGoesFirst(t *testing.T) {
+	e := newEngine(t, Config{})
+	e.Add(Query{ID: "low", Cluster: "c1", Priority: 0, DAG: dag(t, "q06", "low", nil)}, t0)
+	e.Add(Query{ID: "high", Cluster: "c1", Priority: 5, DAG: dag(t, "q06", "high", nil)}, t0.Add(time.Second))
+	a := e.SetCluster("c1", 1, "", t0.Add(2*time.Second))
+	if len(a.Releases) != 1 || a.Releases[0].Query != "high" {
+		t.Fatalf("released %+v, want high's fragment", a.Releases)
+	}
+}
+
+func TestRetriableFailureRerunsThenGivesUp(t *testing.T) {
+	e := newEngine(t, Config{MaxDispatches: 2})
+	e.SetCluster("c1", 1, "", t0)
+	a, _ := e.Add(Query{ID: "q6", Cluster: "c1", DAG: dag(t, "q06", "q6", nil)}, t0)
+	r := a.Releases[0]
+	fail := func(r Release, retriable bool) Actions {
+		return e.Failed(events.FragmentFailed{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch,
+			Error: &events.QueryErrorInfo{Message: "disk gone", ErrorName: "GENERIC_INTERNAL_ERROR"}, Retriable: retriable, EndedAt: t0}, t0)
+	}
+	a = fail(r, true)
+	if len(a.Releases) != 1 || a.Releases[0].Fragment != r.Fragment || a.Releases[0].Dispatch != 2 || len(a.Ends) != 0 {
+		t.Fatalf("after a retriable failure: %+v", a)
+	}
+	if stale := fail(r, false); len(stale.Ends) != 0 {
+		t.Fatal("an outcome of an earlier dispatch failed the query")
+	}
+	a = fail(a.Releases[0], true)
+	if len(a.Ends) != 1 || a.Ends[0].Subject != events.SubjectFailed || !strings.Contains(a.Ends[0].Error.Message, "failed 2 times; last error: disk gone") {
+		t.Fatalf("after MaxDispatches: %+v", a.Ends)
+	}
+}
+
+func TestNonRetriableFailurePassesTheExecutorsError(t *testing.T) {
+	e := newEngine(t, Config{})
+	e.SetCluster("c1", 4, "", t0)
+	a, _ := e.Add(Query{ID: "q3", Cluster: "c1", DAG: dag(t, "q03", "q3", nil)}, t0)
+	r := a.Releases[0]
+	a = e.Failed(events.FragmentFailed{QueryID: "q3", FragmentID: r.Fragment, Cluster: "c1", Dispatch: r.Dispatch,
+		Error: &events.QueryErrorInfo{Message: "Division by zero", ErrorCode: 8, ErrorName: "DIVISION_BY_ZERO", ErrorType: "USER_ERROR"}, EndedAt: t0}, t0)
+	if len(a.Ends) != 1 || a.Ends[0].Error.ErrorName != "DIVISION_BY_ZERO" || a.Ends[0].Error.Message != "Division by zero" {
+		t.Fatalf("ends %+v", a.Ends)
+	}
+	other := a.Releases
+	if len(other) != 0 {
+		t.Fatalf("released %v for a failing query", ids(other))
+	}
+}
+
+// TestMissingInputRerunsTheChild: a parent that finds a child's output gone (its
+// executor's disk was lost) makes the child run again, then runs itself.
+func TestMissingInputRerunsTheChild(t *testing.T) {
+	e := newEngine(t, Config{})
+	e.SetCluster("c1", 1, "", t0)
+	a, _ := e.Add(Query{ID: "q6", Cluster: "c1", DAG: dag(t, "q06", "q6", map[string]int{"lineitem": 2})}, t0)
+	for a.Releases[0].Root == false {
+		a = finished(e, a.Releases[0], time.Millisecond, t0)
+	}
+	root := a.Releases[0]
+	lost := root.Inputs[0].Fragment
+	// The root cannot have failed: it is the root; use the partial aggregate's parent.
+	a = e.Failed(events.FragmentFailed{QueryID: "q6", FragmentID: root.Fragment, Cluster: "c1", Dispatch: root.Dispatch, Retriable: true,
+		MissingInputs: []string{lost}, Error: &events.QueryErrorInfo{Message: "input missing"}, EndedAt: t0}, t0)
+	if got := ids(a.Releases); !slices.Equal(got, []string{lost}) {
+		t.Fatalf("after a missing input: %v, want the child %s rerun", got, lost)
+	}
+	a = finished(e, a.Releases[0], time.Millisecond, t0)
+	if len(a.Releases) != 1 || a.Releases[0].Fragment != root.Fragment || a.Releases[0].Dispatch != 2 {
+		t.Fatalf("after the child reran: %+v", a.Releases)
+	}
+}
+
+func TestCancelDropsQueuedFragmentsAndEndFreesTheWindow(t *testing.T) {
+	e := newEngine(t, Config{})
+	e.SetCluster("c1", 1, "", t0)
+	e.Add(Query{ID: "a", Cluster: "c1", DAG: dag(t, "q01", "a", map[string]int{"lineitem": 4})}, t0)
+	e.Add(Query{ID: "b", Cluster: "c1", DAG: dag(t, "q06", "b", nil)}, t0.Add(time.Millisecond))
+	a := e.Cancel("a", t0)
+	if len(a.Ends) != 1 || a.Ends[0].Subject != events.SubjectCanceled || a.Ends[0].Error.ErrorName != protocol.UserCanceled.Name {
+		t.Fatalf("cancel: %+v", a.Ends)
+	}
+	if l := e.Load(); l.Queued != 1 || l.Released != 1 {
+		t.Fatalf("after cancel: %+v, want b's leaf queued behind a's running one", l)
+	}
+	_, a = e.Ended("a", t0)
+	if len(a.Releases) != 1 || a.Releases[0].Query != "b" {
+		t.Fatalf("after a's terminal event: %+v", a.Releases)
+	}
+}
+
+func TestTimeout(t *testing.T) {
+	e := newEngine(t, Config{QueryTimeout: time.Minute})
+	e.SetCluster("c1", 1, "", t0)
+	e.Add(Query{ID: "q6", Cluster: "c1", DAG: dag(t, "q06", "q6", nil), PlacedAt: t0}, t0)
+	if a := e.Tick(t0.Add(59 * time.Second)); len(a.Ends) != 0 {
+		t.Fatal("ended before its timeout")
+	}
+	a := e.Tick(t0.Add(time.Minute))
+	if len(a.Ends) != 1 || a.Ends[0].Error.ErrorName != protocol.ExceededTimeLimit.Name {
+		t.Fatalf("at the timeout: %+v", a.Ends)
+	}
+	if a := e.Tick(t0.Add(2 * time.Minute)); len(a.Ends) != 0 {
+		t.Fatal("a query was ended twice")
+	}
+}
+
+// TestMoveRequeuesOnTheNewCluster: a query placed again elsewhere keeps its finished
+// fragments and runs the rest on the new cluster; outcomes from the old one are ignored
+// unless they are finished outputs.
+func TestMoveRequeuesOnTheNewCluster(t *testing.T) {
+	e := newEngine(t, Config{})
+	e.SetCluster("c1", 1, "", t0)
+	e.SetCluster("c2", 1, "", t0)
+	a, _ := e.Add(Query{ID: "q3", Cluster: "c1", DAG: dag(t, "q03", "q3", nil)}, t0)
+	first := a.Releases[0]
+	a = finished(e, first, time.Millisecond, t0)
+	running := a.Releases[0] // the other leaf, on c1, which is then lost
+	a = e.Move("q3", "c2", 1, t0)
+	if len(a.Releases) != 1 || a.Releases[0].Cluster != "c2" || a.Releases[0].Fragment != running.Fragment || a.Releases[0].Attempt != 1 {
+		t.Fatalf("after the move: %+v", a.Releases)
+	}
+	stale := e.Failed(events.FragmentFailed{QueryID: "q3", FragmentID: running.Fragment, Cluster: "c1", Attempt: 0, Dispatch: running.Dispatch,
+		Error: &events.QueryErrorInfo{Message: "killed"}, EndedAt: t0}, t0)
+	if len(stale.Ends) != 0 {
+		t.Fatal("a failure on the old cluster failed the moved query")
+	}
+	a = finished(e, a.Releases[0], time.Millisecond, t0)
+	if len(a.Releases) != 1 || a.Releases[0].Fragment != "q3_f1" || a.Releases[0].Cluster != "c2" {
+		t.Fatalf("after the leaf on c2: %+v", a.Releases)
+	}
+}

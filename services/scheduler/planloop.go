@@ -1,0 +1,335 @@
+package scheduler
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/follow"
+	"github.com/sluicehq/sluice/pkg/fragment"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/services/scheduler/internal/plans"
+	"go.opentelemetry.io/otel/trace"
+)
+
+// planLoop owns the plans.Engine: one goroutine applies every input (log events,
+// heartbeats, ticks) in order and carries out the engine's actions.
+type planLoop struct {
+	cfg     Config
+	log     *slog.Logger
+	js      jetstream.JetStream
+	pub     *events.Publisher
+	tracer  trace.Tracer
+	engine  *plans.Engine
+	inputs  chan func(now time.Time) plans.Actions
+	traces  map[string]context.Context  // each plan query's trace, for its fragments
+	specs   map[string]events.QuerySpec // each plan query's session (without its plan)
+	slots   map[string]int              // each cluster's executor slots, for partitioning
+	load    jetstream.KeyValue
+	lastPub events.SchedulerLoad
+}
+
+// planSubjects are the events the plan loop folds.
+var planSubjects = append([]string{events.SubjectPlaced, events.SubjectCancelRequested, events.SubjectFragmentStatusAll},
+	events.TerminalSubjects...)
+
+func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream.JetStream, pub *events.Publisher, tracer trace.Tracer) (*planLoop, error) {
+	eng, err := plans.New(plans.Config{Queue: cfg.queueConfig(), Prefetch: cfg.Prefetch, MaxDispatches: cfg.FragmentAttempts, QueryTimeout: cfg.QueryTimeout})
+	if err != nil {
+		return nil, err
+	}
+	load, err := js.KeyValue(ctx, events.BucketScheduler)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: load bucket: %w", err)
+	}
+	return &planLoop{cfg: cfg, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load,
+		inputs: make(chan func(time.Time) plans.Actions, 1024), traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
+}
+
+// run follows the log and the heartbeats and applies them until ctx ends.
+func (l *planLoop) run(ctx context.Context) error {
+	// The fleet first: plans are partitioned by their cluster's slots.
+	if err := l.watchHeartbeats(ctx); err != nil {
+		return err
+	}
+	f, err := follow.Start(ctx, l.js, events.StreamQueries, planSubjects, func(msg jetstream.Msg) {
+		l.submit(ctx, l.onEvent(msg))
+	})
+	if err != nil {
+		return err
+	}
+	defer f.Stop()
+	tick := time.NewTicker(l.cfg.Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case in := <-l.inputs:
+			l.apply(ctx, in(time.Now()))
+		case now := <-tick.C:
+			l.apply(ctx, l.engine.Tick(now))
+			l.publishLoad(ctx, now)
+		}
+	}
+}
+
+// submit hands an input to the loop.
+func (l *planLoop) submit(ctx context.Context, in func(time.Time) plans.Actions) {
+	if in == nil {
+		return
+	}
+	select {
+	case l.inputs <- in:
+	case <-ctx.Done():
+	}
+}
+
+// onEvent decodes one log event into an input of the engine (nil: nothing to do).
+func (l *planLoop) onEvent(msg jetstream.Msg) func(time.Time) plans.Actions {
+	h, data, subject := msg.Headers(), msg.Data(), msg.Subject()
+	switch {
+	case subject == events.SubjectPlaced:
+		var p events.QueryPlaced
+		if _, err := events.Decode(h, data, events.TypeQueryPlaced, &p); err != nil || !p.Query.IsPlan() {
+			return nil
+		}
+		ctx, span := events.StartProcessSpan(context.Background(), l.tracer, h, subject, "scheduler-plans", len(data))
+		span.End()
+		return func(now time.Time) plans.Actions { return l.placed(ctx, p, now) }
+	case subject == events.SubjectFragmentDone:
+		var d events.FragmentDone
+		if _, err := events.Decode(h, data, events.TypeFragmentDone, &d); err != nil {
+			return nil
+		}
+		return func(now time.Time) plans.Actions { return l.engine.Done(d, now) }
+	case subject == events.SubjectFragmentFailed:
+		var d events.FragmentFailed
+		if _, err := events.Decode(h, data, events.TypeFragmentFailed, &d); err != nil {
+			return nil
+		}
+		return func(now time.Time) plans.Actions { return l.engine.Failed(d, now) }
+	case subject == events.SubjectCancelRequested:
+		var c events.QueryCancelRequested
+		if _, err := events.Decode(h, data, events.TypeQueryCancelRequested, &c); err != nil {
+			return nil
+		}
+		return func(now time.Time) plans.Actions { return l.engine.Cancel(c.QueryID, now) }
+	case events.IsTerminal(subject):
+		id := h.Get("ce-subject")
+		return func(now time.Time) plans.Actions {
+			outs, a := l.engine.Ended(id, now)
+			delete(l.traces, id)
+			delete(l.specs, id)
+			l.deleteObjects(outs)
+			return a
+		}
+	}
+	return nil
+}
+
+// placed adds a newly placed plan query, or moves one placed again.
+func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, now time.Time) plans.Actions {
+	id := p.Query.ID
+	if l.engine.Has(id) {
+		return l.engine.Move(id, p.Cluster, p.Attempt, now)
+	}
+	dag, err := l.cut(ctx, p)
+	if err != nil {
+		l.log.Info("plan cannot be scheduled", "query", id, "err", err)
+		var qe *protocol.QueryError
+		if !errors.As(err, &qe) {
+			qe = protocol.NewError(protocol.GenericInternalError, "%v", err)
+		}
+		return plans.Actions{Ends: []plans.End{{Query: id, Cluster: p.Cluster, Subject: events.SubjectFailed,
+			Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}}}}
+	}
+	l.traces[id] = ctx
+	spec := p.Query
+	spec.Plan, spec.PlanObject = nil, ""
+	l.specs[id] = spec
+	a, err := l.engine.Add(plans.Query{ID: id, Cluster: p.Cluster, Attempt: p.Attempt, Priority: p.Query.Priority,
+		CostEstimate: p.Query.CostEstimate, DAG: dag, PlacedAt: now, Arrival: p.Query.SubmittedAt}, now)
+	if err != nil {
+		l.log.Warn("cannot schedule plan", "query", id, "err", err)
+	}
+	return a
+}
+
+// cut loads a plan query's plan and cuts it into fragments, partitioning the tables of
+// PartitionTables into as many partitions as the cluster has executor slots.
+func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG, error) {
+	data := p.Query.Plan
+	if p.Query.PlanObject != "" {
+		obs, err := l.js.ObjectStore(ctx, events.ObjectPlans)
+		if err == nil {
+			data, err = obs.GetBytes(ctx, p.Query.PlanObject)
+		}
+		if err != nil {
+			return nil, protocol.NewError(protocol.GenericInternalError, "plan %s cannot be read: %v", p.Query.PlanObject, err)
+		}
+	}
+	plan, err := fragment.Parse(data, "application/x-protobuf")
+	if err != nil {
+		return nil, protocol.NewError(protocol.NotSupported, "%v", err)
+	}
+	parts := map[string]int{}
+	if n := min(l.slots[p.Cluster], l.cfg.MaxPartitions); n > 1 {
+		for _, t := range l.cfg.PartitionTables {
+			parts[t] = n
+		}
+	}
+	dag, err := fragment.Cut(plan, fragment.Options{QueryID: strings.ToLower(p.Query.ID), ScaleFactor: l.cfg.ScaleFactor, Partitions: parts})
+	if err != nil {
+		return nil, protocol.NewError(protocol.NotSupported, "%v", err)
+	}
+	return dag, nil
+}
+
+// apply carries out the engine's actions: fragments are published without waiting for
+// each ack (a failed publish is retried with the same message ID), ends are published
+// and waited for.
+func (l *planLoop) apply(ctx context.Context, a plans.Actions) {
+	for _, r := range a.Releases {
+		l.release(ctx, r)
+	}
+	for _, e := range a.Ends {
+		ev := events.QueryEnded{QueryID: e.Query, Cluster: e.Cluster, EndedAt: time.Now().UTC(), Error: e.Error, By: "scheduler"}
+		if _, err := l.pub.Publish(l.trace(ctx, e.Query), e.Subject, events.MsgIDTerminal(e.Query), e.Query, events.TypeForSubject[e.Subject], ev); err != nil {
+			l.log.Warn("publish terminal event failed", "query", e.Query, "err", err)
+		}
+	}
+}
+
+func (l *planLoop) release(ctx context.Context, r plans.Release) {
+	frag := events.Fragment{Query: l.specs[r.Query], FragmentID: r.Fragment, Cluster: r.Cluster,
+		Attempt: r.Attempt, Plan: r.Plan, Root: r.Root, Inputs: r.Inputs, Dispatch: r.Dispatch, ReleasedAt: r.ReleasedAt}
+	subject, msgID := events.FragmentSubject(r.Cluster), events.MsgIDPlanFragment(r.Query, r.Fragment, r.Attempt, r.Dispatch)
+	qctx := l.trace(ctx, r.Query)
+	fut, err := l.pub.PublishAsync(qctx, subject, msgID, r.Query, events.TypeFragment, frag)
+	if err == nil {
+		go func() {
+			select {
+			case <-fut.Ok():
+				return
+			case err = <-fut.Err():
+			case <-ctx.Done():
+				return
+			}
+			l.republish(ctx, qctx, subject, msgID, frag, err)
+		}()
+		return
+	}
+	go l.republish(ctx, qctx, subject, msgID, frag, err)
+}
+
+// republish retries a fragment whose asynchronous publish failed.
+func (l *planLoop) republish(ctx, qctx context.Context, subject, msgID string, frag events.Fragment, cause error) {
+	l.log.Warn("fragment publish failed; retrying", "query", frag.Query.ID, "fragment", frag.FragmentID, "err", cause)
+	for ctx.Err() == nil {
+		if _, err := l.pub.Publish(qctx, subject, msgID, frag.Query.ID, events.TypeFragment, frag); err == nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+func (l *planLoop) trace(ctx context.Context, id string) context.Context {
+	if t, ok := l.traces[id]; ok {
+		return t
+	}
+	return ctx
+}
+
+// watchHeartbeats feeds every cluster's executor slots and region to the engine.
+func (l *planLoop) watchHeartbeats(ctx context.Context) error {
+	kv, err := l.js.KeyValue(ctx, events.BucketClusters)
+	if err != nil {
+		return err
+	}
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return err
+	}
+	set := func(e jetstream.KeyValueEntry) func(time.Time) plans.Actions {
+		name, slots, region := e.Key(), 0, ""
+		if e.Operation() == jetstream.KeyValuePut {
+			var hb events.ClusterHeartbeat
+			if json.Unmarshal(e.Value(), &hb) == nil && hb.State == events.ClusterReady && hb.Engine == "duckdb" {
+				slots, region = hb.Slots, hb.Region
+			}
+		}
+		return func(now time.Time) plans.Actions {
+			if l.slots[name] == slots {
+				return plans.Actions{}
+			}
+			l.slots[name] = slots
+			return l.engine.SetCluster(name, slots, region, now)
+		}
+	}
+	// The current heartbeats are applied before the loop runs; later ones go through it.
+	for e := range w.Updates() {
+		if e == nil {
+			break
+		}
+		set(e)(time.Now())
+	}
+	go func() {
+		defer func() { _ = w.Stop() }()
+		for e := range w.Updates() {
+			if e != nil {
+				l.submit(ctx, set(e))
+			}
+		}
+	}()
+	return nil
+}
+
+// deleteObjects removes the object-store copies of a finished query's intermediate
+// results (the executors delete their files).
+func (l *planLoop) deleteObjects(outs []events.FragmentOutput) {
+	var names []string
+	for _, o := range outs {
+		if o.Object != "" {
+			names = append(names, o.Object)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		obs, err := l.js.ObjectStore(ctx, events.ObjectResults)
+		if err != nil {
+			return
+		}
+		for _, n := range slices.Compact(slices.Sorted(slices.Values(names))) {
+			_ = obs.Delete(ctx, n)
+		}
+	}()
+}
+
+// publishLoad writes the engine's load for ingest's queue-full check when it changed.
+func (l *planLoop) publishLoad(ctx context.Context, now time.Time) {
+	ld := l.engine.Load()
+	v := events.SchedulerLoad{QueuedFragments: ld.Queued, MaxQueuedFragments: l.cfg.MaxQueuedFragments, Queries: ld.Queries}
+	if v.QueuedFragments == l.lastPub.QueuedFragments && v.Queries == l.lastPub.Queries && now.Sub(l.lastPub.At) < 10*time.Second {
+		return
+	}
+	v.At = now.UTC()
+	b, _ := json.Marshal(v)
+	if _, err := l.load.Put(ctx, events.SchedulerLoadKey, b); err == nil {
+		l.lastPub = v
+	}
+}

@@ -1,0 +1,180 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/natstest"
+	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/rowcompare"
+	"github.com/sluicehq/sluice/pkg/shareddata"
+	"github.com/sluicehq/sluice/services/sluice/internal/cli"
+)
+
+// postPlan submits a Substrait plan to /v1/plan and returns the first QueryResults.
+func (c rawClient) postPlan(plan []byte, contentType string, extra map[string]string) protocol.QueryResults {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.base+"/v1/plan", bytes.NewReader(plan))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
+	}
+	for k, v := range extra {
+		req.Header.Set(k, v)
+	}
+	req.Header.Set("Content-Type", contentType)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var qr protocol.QueryResults
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&qr); err != nil {
+		c.t.Fatalf("POST /v1/plan: HTTP %d, bad QueryResults %s: %v", resp.StatusCode, b, err)
+	}
+	return qr
+}
+
+// wireRows turns result pages into comparable cells, using their column types.
+func wireRows(pages []protocol.QueryResults) [][]rowcompare.Cell {
+	var cols []protocol.Column
+	var out [][]rowcompare.Cell
+	for _, p := range pages {
+		if len(p.Columns) > 0 {
+			cols = p.Columns
+		}
+		for _, r := range p.Data {
+			row := make([]rowcompare.Cell, len(r))
+			for i, v := range r {
+				row[i] = rowcompare.FromWire(cols[i].Type, v)
+			}
+			out = append(out, row)
+		}
+	}
+	return out
+}
+
+// fragmentsDone reads every fragment-done event: the clusters that ran fragments, and the
+// count per query.
+func fragmentsDone(t *testing.T, js jetstream.JetStream) (map[string]int, map[string]int) {
+	t.Helper()
+	clusters, perQuery := map[string]int{}, map[string]int{}
+	eachEvent(t, js, []string{events.SubjectFragmentDone}, func(m jetstream.Msg) bool {
+		var d events.FragmentDone
+		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentDone, &d); err != nil {
+			t.Fatal(err)
+		}
+		clusters[d.Cluster]++
+		perQuery[d.QueryID]++
+		return true
+	})
+	return clusters, perQuery
+}
+
+// TestTPCHPlansThroughSluice submits the 21 Isthmus TPC-H plans to /v1/plan at once.
+// They are placed on both local clusters, cut into fragments (LINEITEM and ORDERS split
+// into one partition per executor slot), run fragment by fragment on the clusters'
+// executors with intermediate results passed as Parquet, and must return the rows DuckDB
+// returns for the TPC-H SQL on the same files. Their intermediate results are deleted.
+func TestTPCHPlansThroughSluice(t *testing.T) {
+	dataDir := newDataDir(t)
+	port := freePort(t)
+	url := upOn(t, dataDir, func(c *cli.UpConfig) { c.NatsListen = fmt.Sprintf("127.0.0.1:%d", port) })
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	direct := openDirect(t)
+	c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "planner", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+
+	first := map[string]protocol.QueryResults{}
+	for i, q := range shareddata.TPCHPlans {
+		qr := c.postPlan(shareddata.IsthmusPlan(t, q), "application/json", map[string]string{"X-Sluice-Priority": strconv.Itoa(i % 3)})
+		if qr.Error != nil {
+			t.Fatalf("%s: %s: %s", q, qr.Error.ErrorName, qr.Error.Message)
+		}
+		first[q] = qr
+	}
+	ids := map[string]string{}
+	for _, q := range shareddata.TPCHPlans {
+		pages := c.follow(first[q])
+		last := pages[len(pages)-1]
+		if last.Error != nil {
+			t.Fatalf("%s failed: %s: %s", q, last.Error.ErrorName, last.Error.Message)
+		}
+		ids[q] = last.ID
+		n, _ := strconv.Atoi(q[1:])
+		ref := tpchSQL(t, n, "tpch.tiny.")
+		want, err := rowcompare.QueryRows(t.Context(), direct, ref)
+		if err != nil {
+			t.Fatalf("%s reference: %v", q, err)
+		}
+		if err := rowcompare.CompareRows(wireRows(pages), want, rowcompare.Ordered(ref)); err != nil {
+			t.Errorf("%s through Sluice differs from DuckDB: %v", q, err)
+		}
+	}
+	clusters, perQuery := fragmentsDone(t, js)
+	if clusters["local-1"] == 0 || clusters["local-2"] == 0 {
+		t.Errorf("fragments ran on %v, want both local clusters", clusters)
+	}
+	if perQuery[ids["q01"]] < 4 {
+		t.Errorf("q01 ran %d non-root fragments, want its LINEITEM scan split into one partition per slot", perQuery[ids["q01"]])
+	}
+	natstest.Eventually(t, 10*time.Second, "intermediate results deleted", func() bool {
+		for _, id := range ids {
+			if _, err := os.Stat(filepath.Join(dataDir, "intermediate", id)); err == nil {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+// TestPlanCancelAndErrors: a plan canceled while its fragments wait ends USER_CANCELED
+// for its client; a plan the fragmenter cannot take gets a protocol error naming the
+// relation.
+func TestPlanCancelAndErrors(t *testing.T) {
+	url := upInProcess(t, func(c *cli.UpConfig) { c.Clusters, c.Slots = 1, 1 })
+	c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "planner", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+	endless := c.results(http.MethodPost, c.base+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 3")
+	natstest.Eventually(t, 30*time.Second, "endless query running", func() bool { return queryState(t, url, endless.ID) == "RUNNING" })
+
+	plan := c.postPlan(shareddata.IsthmusPlan(t, "q01"), "application/json", nil)
+	if plan.Error != nil {
+		t.Fatalf("plan refused: %s", plan.Error.Message)
+	}
+	if code, body := c.do(http.MethodDelete, c.base+"/v1/query/"+plan.ID, ""); code != http.StatusNoContent {
+		t.Fatalf("cancel: HTTP %d %s", code, body)
+	}
+	pages := c.follow(plan)
+	if last := pages[len(pages)-1]; last.Error == nil || last.Error.ErrorName != protocol.UserCanceled.Name {
+		t.Fatalf("a canceled plan ended with %+v, want USER_CANCELED", last.Error)
+	}
+	if code, _ := c.do(http.MethodDelete, c.base+"/v1/query/"+endless.ID, ""); code != http.StatusNoContent {
+		t.Fatal("cannot cancel the endless query")
+	}
+
+	bad := c.postPlan([]byte(`{"relations":[{"root":{"input":{"fetch":{"count":"3"}},"names":["x"]}}]}`), "application/json", nil)
+	if bad.Error == nil || bad.Error.ErrorName != "SYNTAX_ERROR" || !strings.Contains(bad.Error.Message, "root.input") {
+		t.Fatalf("a fetch without input: %+v, want SYNTAX_ERROR naming root.input", bad.Error)
+	}
+}
