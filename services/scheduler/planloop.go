@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -28,7 +29,7 @@ type planLoop struct {
 	pub     *events.Publisher
 	tracer  trace.Tracer
 	engine  *plans.Engine
-	inputs  chan func(now time.Time) plans.Actions
+	inputs  mailbox
 	traces  map[string]context.Context  // each plan query's trace, for its fragments
 	specs   map[string]events.QuerySpec // each plan query's session (without its plan)
 	slots   map[string]int              // each cluster's executor slots, for partitioning
@@ -50,7 +51,7 @@ func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream
 		return nil, fmt.Errorf("scheduler: load bucket: %w", err)
 	}
 	return &planLoop{cfg: cfg, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load,
-		inputs: make(chan func(time.Time) plans.Actions, 1024), traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
+		inputs: newMailbox(), traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
 }
 
 // run follows the log and the heartbeats and applies them until ctx ends.
@@ -72,8 +73,10 @@ func (l *planLoop) run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case in := <-l.inputs:
-			l.apply(ctx, in(time.Now()))
+		case <-l.inputs.ready:
+			for _, in := range l.inputs.take() {
+				l.apply(ctx, in(time.Now()))
+			}
 		case now := <-tick.C:
 			l.apply(ctx, l.engine.Tick(now))
 			l.publishLoad(ctx, now)
@@ -81,15 +84,43 @@ func (l *planLoop) run(ctx context.Context) error {
 	}
 }
 
-// submit hands an input to the loop.
-func (l *planLoop) submit(ctx context.Context, in func(time.Time) plans.Actions) {
-	if in == nil {
-		return
+// submit hands an input to the loop. It never blocks: a follower whose callback blocks
+// misses its heartbeats and is reset by the client, which must not happen while the loop
+// is busy cutting plans.
+func (l *planLoop) submit(_ context.Context, in func(time.Time) plans.Actions) {
+	if in != nil {
+		l.inputs.put(in)
 	}
+}
+
+// mailbox is an unbounded FIFO of the loop's inputs.
+type mailbox struct {
+	mu    *sync.Mutex
+	items *[]func(time.Time) plans.Actions
+	ready chan struct{} // has a value while items is not empty
+}
+
+func newMailbox() mailbox {
+	return mailbox{mu: &sync.Mutex{}, items: new([]func(time.Time) plans.Actions), ready: make(chan struct{}, 1)}
+}
+
+func (m mailbox) put(in func(time.Time) plans.Actions) {
+	m.mu.Lock()
+	*m.items = append(*m.items, in)
+	m.mu.Unlock()
 	select {
-	case l.inputs <- in:
-	case <-ctx.Done():
+	case m.ready <- struct{}{}:
+	default:
 	}
+}
+
+// take removes and returns every queued input, in order.
+func (m mailbox) take() []func(time.Time) plans.Actions {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := *m.items
+	*m.items = nil
+	return out
 }
 
 // onEvent decodes one log event into an input of the engine (nil: nothing to do).
