@@ -208,7 +208,7 @@ func TestMissingInputRerunsTheChild(t *testing.T) {
 	}
 	root := a.Releases[0]
 	lost := root.Inputs[0].Fragment
-	// The root cannot have failed: it is the root; use the partial aggregate's parent.
+	// The root finds the output of one partition's partial aggregate gone.
 	a = e.Failed(events.FragmentFailed{QueryID: "q6", FragmentID: root.Fragment, Cluster: "c1", Dispatch: root.Dispatch, Retriable: true,
 		MissingInputs: []string{lost}, Error: &events.QueryErrorInfo{Message: "input missing"}, EndedAt: t0}, t0)
 	if got := ids(a.Releases); !slices.Equal(got, []string{lost}) {
