@@ -276,14 +276,20 @@ type FragmentOutput struct {
 	Bytes    int64  `json:"bytes"`
 }
 
+// FragmentRun identifies one release of a plan fragment and the cluster that ran it; the
+// outcome events embed it (its fields appear at the top level of their JSON).
+type FragmentRun struct {
+	QueryID    string `json:"queryId"`
+	FragmentID string `json:"fragmentId"`
+	Cluster    string `json:"cluster"`
+	Attempt    int    `json:"attempt"`
+	Dispatch   int    `json:"dispatch"`
+}
+
 // FragmentDone is published by an executor-proxy when a non-root fragment of a plan query
 // finished and its output is stored.
 type FragmentDone struct {
-	QueryID    string         `json:"queryId"`
-	FragmentID string         `json:"fragmentId"`
-	Cluster    string         `json:"cluster"`
-	Attempt    int            `json:"attempt"`
-	Dispatch   int            `json:"dispatch"`
+	FragmentRun
 	Output     FragmentOutput `json:"output"`
 	ReleasedAt time.Time      `json:"releasedAt,omitzero"`
 	StartedAt  time.Time      `json:"startedAt"`
@@ -294,11 +300,7 @@ type FragmentDone struct {
 // failed. Retriable failures (I/O, a missing input) are run again by the scheduler, after
 // rerunning the children named in MissingInputs; others fail the query with Error.
 type FragmentFailed struct {
-	QueryID       string          `json:"queryId"`
-	FragmentID    string          `json:"fragmentId"`
-	Cluster       string          `json:"cluster"`
-	Attempt       int             `json:"attempt"`
-	Dispatch      int             `json:"dispatch"`
+	FragmentRun
 	Error         *QueryErrorInfo `json:"error"`
 	Retriable     bool            `json:"retriable,omitempty"`
 	MissingInputs []string        `json:"missingInputs,omitempty"`

@@ -164,7 +164,7 @@ func (p *planExecutor) handle(ctx context.Context, msg jetstream.Msg, frag event
 		}
 		out.Object = name
 	}
-	ev := events.FragmentDone{QueryID: id, FragmentID: frag.FragmentID, Cluster: x.cfg.Cluster, Attempt: frag.Attempt, Dispatch: frag.Dispatch,
+	ev := events.FragmentDone{FragmentRun: p.runOf(frag),
 		Output: out, ReleasedAt: frag.ReleasedAt, StartedAt: started.UTC(), EndedAt: time.Now().UTC()}
 	settle(msg, p.publishStatus(ctx, events.SubjectFragmentDone, events.TypeFragmentDone, frag, ev))
 }
@@ -287,7 +287,7 @@ func (p *planExecutor) classify(ctx context.Context, err error, frag events.Frag
 }
 
 func (p *planExecutor) publishFailed(ctx context.Context, frag events.Fragment, started time.Time, qe *protocol.QueryError, retriable bool, lost []string) bool {
-	ev := events.FragmentFailed{QueryID: frag.Query.ID, FragmentID: frag.FragmentID, Cluster: p.x.cfg.Cluster, Attempt: frag.Attempt, Dispatch: frag.Dispatch,
+	ev := events.FragmentFailed{FragmentRun: p.runOf(frag),
 		Error:     &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType},
 		Retriable: retriable, MissingInputs: lost, StartedAt: started.UTC(), EndedAt: time.Now().UTC()}
 	if frag.Root && !retriable {
@@ -295,6 +295,11 @@ func (p *planExecutor) publishFailed(ctx context.Context, frag events.Fragment, 
 		return p.x.publishEnd(ctx, events.SubjectFailed, frag.Query.ID, qe, 0, 0, 0)
 	}
 	return p.publishStatus(ctx, events.SubjectFragmentFailed, events.TypeFragmentFailed, frag, ev)
+}
+
+// runOf identifies this cluster's run of a released fragment in its outcome events.
+func (p *planExecutor) runOf(frag events.Fragment) events.FragmentRun {
+	return events.FragmentRun{QueryID: frag.Query.ID, FragmentID: frag.FragmentID, Cluster: p.x.cfg.Cluster, Attempt: frag.Attempt, Dispatch: frag.Dispatch}
 }
 
 func (p *planExecutor) publishStatus(ctx context.Context, subject, ceType string, frag events.Fragment, ev any) bool {

@@ -80,8 +80,8 @@ func BenchmarkDispatch(b *testing.B) {
 			ended.Add(1)
 		} else {
 			_, err = pub.Publish(ctx, events.SubjectFragmentDone, events.MsgIDFragmentStatus(f.Query.ID, f.FragmentID, f.Attempt, f.Dispatch), f.Query.ID,
-				events.TypeFragmentDone, events.FragmentDone{QueryID: f.Query.ID, FragmentID: f.FragmentID, Cluster: cluster, Attempt: f.Attempt,
-					Dispatch: f.Dispatch, Output: events.FragmentOutput{Fragment: f.FragmentID, Path: "/dev/null"}, StartedAt: received, EndedAt: time.Now()})
+				events.TypeFragmentDone, events.FragmentDone{FragmentRun: events.FragmentRun{QueryID: f.Query.ID, FragmentID: f.FragmentID, Cluster: cluster, Attempt: f.Attempt,
+					Dispatch: f.Dispatch}, Output: events.FragmentOutput{Fragment: f.FragmentID, Path: "/dev/null"}, StartedAt: received, EndedAt: time.Now()})
 		}
 		if err != nil {
 			b.Error(err)

@@ -47,7 +47,7 @@ func ids(rs []Release) []string {
 
 // finished reports r finished after busy of executor time at now.
 func finished(e *Engine, r Release, busy time.Duration, now time.Time) Actions {
-	return e.Done(events.FragmentDone{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch,
+	return e.Done(events.FragmentDone{FragmentRun: events.FragmentRun{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch},
 		Output:    events.FragmentOutput{Fragment: r.Fragment, Cluster: r.Cluster, Path: "/results/" + r.Fragment + ".parquet"},
 		StartedAt: now.Add(-busy), EndedAt: now}, now)
 }
@@ -165,7 +165,7 @@ func TestRetriableFailureRerunsThenGivesUp(t *testing.T) {
 	a, _ := e.Add(Query{ID: "q6", Cluster: "c1", DAG: dag(t, "q06", "q6", nil)}, t0)
 	r := a.Releases[0]
 	fail := func(r Release, retriable bool) Actions {
-		return e.Failed(events.FragmentFailed{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch,
+		return e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch},
 			Error: &events.QueryErrorInfo{Message: "disk gone", ErrorName: "GENERIC_INTERNAL_ERROR"}, Retriable: retriable, EndedAt: t0}, t0)
 	}
 	a = fail(r, true)
@@ -186,7 +186,7 @@ func TestNonRetriableFailurePassesTheExecutorsError(t *testing.T) {
 	e.SetCluster("c1", 4, "", t0)
 	a, _ := e.Add(Query{ID: "q3", Cluster: "c1", DAG: dag(t, "q03", "q3", nil)}, t0)
 	r := a.Releases[0]
-	a = e.Failed(events.FragmentFailed{QueryID: "q3", FragmentID: r.Fragment, Cluster: "c1", Dispatch: r.Dispatch,
+	a = e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: "q3", FragmentID: r.Fragment, Cluster: "c1", Dispatch: r.Dispatch},
 		Error: &events.QueryErrorInfo{Message: "Division by zero", ErrorCode: 8, ErrorName: "DIVISION_BY_ZERO", ErrorType: "USER_ERROR"}, EndedAt: t0}, t0)
 	if len(a.Ends) != 1 || a.Ends[0].Error.ErrorName != "DIVISION_BY_ZERO" || a.Ends[0].Error.Message != "Division by zero" {
 		t.Fatalf("ends %+v", a.Ends)
@@ -209,7 +209,7 @@ func TestMissingInputRerunsTheChild(t *testing.T) {
 	root := a.Releases[0]
 	lost := root.Inputs[0].Fragment
 	// The root finds the output of one partition's partial aggregate gone.
-	a = e.Failed(events.FragmentFailed{QueryID: "q6", FragmentID: root.Fragment, Cluster: "c1", Dispatch: root.Dispatch, Retriable: true,
+	a = e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: "q6", FragmentID: root.Fragment, Cluster: "c1", Dispatch: root.Dispatch}, Retriable: true,
 		MissingInputs: []string{lost}, Error: &events.QueryErrorInfo{Message: "input missing"}, EndedAt: t0}, t0)
 	if got := ids(a.Releases); !slices.Equal(got, []string{lost}) {
 		t.Fatalf("after a missing input: %v, want the child %s rerun", got, lost)
@@ -269,7 +269,7 @@ func TestMoveRequeuesOnTheNewCluster(t *testing.T) {
 	if len(a.Releases) != 1 || a.Releases[0].Cluster != "c2" || a.Releases[0].Fragment != running.Fragment || a.Releases[0].Attempt != 1 {
 		t.Fatalf("after the move: %+v", a.Releases)
 	}
-	stale := e.Failed(events.FragmentFailed{QueryID: "q3", FragmentID: running.Fragment, Cluster: "c1", Attempt: 0, Dispatch: running.Dispatch,
+	stale := e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: "q3", FragmentID: running.Fragment, Cluster: "c1", Attempt: 0, Dispatch: running.Dispatch},
 		Error: &events.QueryErrorInfo{Message: "killed"}, EndedAt: t0}, t0)
 	if len(stale.Ends) != 0 {
 		t.Fatal("a failure on the old cluster failed the moved query")
