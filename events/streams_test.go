@@ -24,7 +24,7 @@ func TestTopologyEnsure(t *testing.T) {
 		t.Fatalf("first Ensure: %v", err)
 	}
 	infoBefore := map[string]*jetstream.StreamInfo{}
-	for _, name := range []string{events.StreamQueries, events.StreamFragments} {
+	for _, name := range []string{events.StreamQueries, events.StreamFragments, events.StreamPlanFragments, events.StreamFragmentStatus} {
 		s, err := conn.JS.Stream(ctx, name)
 		if err != nil {
 			t.Fatalf("stream %s: %v", name, err)
@@ -52,9 +52,12 @@ func TestTopologyEnsure(t *testing.T) {
 		retention jetstream.RetentionPolicy
 		maxAge    time.Duration
 		msgs      uint64
+		storage   jetstream.StorageType
 	}{
-		{events.StreamQueries, []string{events.SubjectQueryAll, events.SubjectAdmissionTerm, events.SubjectFragmentStatusAll}, jetstream.LimitsPolicy, topo.QueryRetention, 1},
-		{events.StreamFragments, []string{events.SubjectFragmentAll}, jetstream.WorkQueuePolicy, 0, 0},
+		{events.StreamQueries, []string{events.SubjectQueryAll, events.SubjectAdmissionTerm}, jetstream.LimitsPolicy, topo.QueryRetention, 1, jetstream.FileStorage},
+		{events.StreamFragments, []string{events.SubjectFragmentAll}, jetstream.WorkQueuePolicy, 0, 0, jetstream.FileStorage},
+		{events.StreamPlanFragments, []string{events.SubjectPlanFragmentAll}, jetstream.WorkQueuePolicy, 0, 0, jetstream.MemoryStorage},
+		{events.StreamFragmentStatus, []string{events.SubjectFragmentStatusAll}, jetstream.LimitsPolicy, topo.StatusRetention, 0, jetstream.MemoryStorage},
 	}
 	for _, want := range streams {
 		s, err := conn.JS.Stream(ctx, want.name)
@@ -75,8 +78,8 @@ func TestTopologyEnsure(t *testing.T) {
 		if cfg.Retention != want.retention {
 			t.Errorf("%s retention = %v, want %v", want.name, cfg.Retention, want.retention)
 		}
-		if cfg.Storage != jetstream.FileStorage {
-			t.Errorf("%s storage = %v, want file", want.name, cfg.Storage)
+		if cfg.Storage != want.storage {
+			t.Errorf("%s storage = %v, want %v", want.name, cfg.Storage, want.storage)
 		}
 		if cfg.Duplicates != topo.DuplicateWindow {
 			t.Errorf("%s duplicate window = %v, want %v", want.name, cfg.Duplicates, topo.DuplicateWindow)

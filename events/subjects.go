@@ -57,8 +57,13 @@ const (
 	// SubjectFragmentAll matches every fragment subject.
 	SubjectFragmentAll = "sluice.fragment.>"
 
+	// SubjectPlanFragmentPrefix is the prefix of per-cluster plan fragment subjects.
+	SubjectPlanFragmentPrefix = "sluice.plan-fragment."
+	// SubjectPlanFragmentAll matches every plan fragment subject.
+	SubjectPlanFragmentAll = "sluice.plan-fragment.>"
+
 	// SubjectFragmentStatusAll matches the outcomes of plan fragments, stored in the
-	// QUERIES stream (the scheduler folds them with the query lifecycle).
+	// FRAGMENT_STATUS stream (the scheduler folds them with the query lifecycle).
 	SubjectFragmentStatusAll = "sluice.fragment-status.>"
 	// SubjectFragmentDone: a plan fragment finished; its output is stored.
 	SubjectFragmentDone = "sluice.fragment-status.done"
@@ -92,6 +97,9 @@ func ValidateClusterName(name string) error {
 
 // FragmentSubject is the subject carrying fragments for one cluster.
 func FragmentSubject(cluster string) string { return SubjectFragmentPrefix + cluster }
+
+// PlanFragmentSubject is the subject carrying plan fragments for one cluster.
+func PlanFragmentSubject(cluster string) string { return SubjectPlanFragmentPrefix + cluster }
 
 // Deterministic Nats-Msg-Id values: `<queryId>:<step>`. A re-publish after a crash carries
 // the same ID and is dropped by the stream's duplicate window.

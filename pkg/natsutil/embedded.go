@@ -53,7 +53,7 @@ func StartServer(o ServerOptions) (*server.Server, error) {
 		JetStream:          true,
 		StoreDir:           o.StoreDir,
 		SyncAlways:         !o.NoSyncAlways,
-		JetStreamMaxMemory: 256 << 20,
+		JetStreamMaxMemory: 1 << 30,
 		NoSigs:             true,
 		NoLog:              !o.Debug,
 		MaxPayload:         8 << 20,

@@ -45,12 +45,12 @@ type executor struct {
 	wg             sync.WaitGroup
 
 	mu       sync.Mutex
-	canceled map[string]string       // cancel requests seen, by query ID
-	remote   map[string]*remoteQuery // queries followed on the coordinator
-	pulling  jetstream.ConsumeContext
-	wish     events.ClusterWish // what operators asked ("" = active)
-	stopping bool               // the process is shutting down
-	beatNow  chan struct{}      // a state change to report before the next tick
+	canceled map[string]string          // cancel requests seen, by query ID
+	remote   map[string]*remoteQuery    // queries followed on the coordinator
+	pulling  []jetstream.ConsumeContext // SQL fragments, and plan fragments with duckdb
+	wish     events.ClusterWish         // what operators asked ("" = active)
+	stopping bool                       // the process is shutting down
+	beatNow  chan struct{}              // a state change to report before the next tick
 	running  int
 	queued   int
 	memory   int64 // the backend's memory limit, reported in heartbeats
@@ -70,9 +70,11 @@ func (x *executor) reportedState() events.ClusterState {
 	return events.ClusterReady
 }
 
-// startPulling pulls this cluster's fragments (if it does not already). The consumer's
-// MaxAckPending is the prefetch window, so the server never hands this cluster more than
-// SLOTS x PREFETCH fragments.
+// startPulling pulls this cluster's fragments (if it does not already): SQL queries from
+// FRAGMENTS and, when this cluster runs plans, plan fragments from PLAN_FRAGMENTS. The
+// SQL consumer's MaxAckPending is the prefetch window, so the server never hands this
+// cluster more than SLOTS x PREFETCH queries; the scheduler bounds plan fragments the same
+// way. Both wait for the same slots.
 func (x *executor) startPulling(ctx context.Context) error {
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -80,31 +82,46 @@ func (x *executor) startPulling(ctx context.Context) error {
 		return nil
 	}
 	window := x.cfg.Slots * x.cfg.Prefetch
-	cons, err := x.js.CreateOrUpdateConsumer(ctx, events.StreamFragments, events.ExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait))
-	if err != nil {
-		return fmt.Errorf("executor-proxy: consumer: %w", err)
+	type source struct {
+		stream string
+		cfg    jetstream.ConsumerConfig
 	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		x.wg.Add(1)
-		go func() {
-			defer x.wg.Done()
-			x.handleFragment(ctx, msg)
-		}()
-	}, jetstream.PullMaxMessages(window))
-	if err != nil {
-		return fmt.Errorf("executor-proxy: consume: %w", err)
+	consumers := []source{{events.StreamFragments, events.ExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait)}}
+	if x.plans != nil {
+		consumers = append(consumers, source{events.StreamPlanFragments, events.PlanExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait)})
 	}
-	x.pulling = cc
+	for _, c := range consumers {
+		cons, err := x.js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+		if err == nil {
+			var cc jetstream.ConsumeContext
+			cc, err = cons.Consume(func(msg jetstream.Msg) {
+				x.wg.Add(1)
+				go func() {
+					defer x.wg.Done()
+					x.handleFragment(ctx, msg)
+				}()
+			}, jetstream.PullMaxMessages(window))
+			if err == nil {
+				x.pulling = append(x.pulling, cc)
+				continue
+			}
+		}
+		for _, cc := range x.pulling {
+			cc.Stop()
+		}
+		x.pulling = nil
+		return fmt.Errorf("executor-proxy: pull %s: %w", c.stream, err)
+	}
 	return nil
 }
 
 // stopPulling stops taking fragments; those already taken run to their end.
 func (x *executor) stopPulling() {
 	x.mu.Lock()
-	cc := x.pulling
+	ccs := x.pulling
 	x.pulling = nil
 	x.mu.Unlock()
-	if cc != nil {
+	for _, cc := range ccs {
 		cc.Stop()
 	}
 }

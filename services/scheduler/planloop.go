@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -22,6 +23,11 @@ import (
 
 // planLoop owns the plans.Engine: one goroutine applies every input (log events,
 // heartbeats, ticks) in order and carries out the engine's actions.
+//
+// At start it rebuilds: it folds QUERIES (placed, cancel, terminal), then
+// FRAGMENT_STATUS (fragment outcomes), publishing nothing but query ends meanwhile;
+// then it publishes every fragment still in flight again (same message IDs: copies that
+// still exist are dropped as duplicates, lost ones are restored) and runs live.
 type planLoop struct {
 	cfg     Config
 	log     *slog.Logger
@@ -30,16 +36,21 @@ type planLoop struct {
 	tracer  trace.Tracer
 	engine  *plans.Engine
 	inputs  mailbox
+	cuts    chan struct{}               // bounds the plans cut at once
 	traces  map[string]context.Context  // each plan query's trace, for its fragments
 	specs   map[string]events.QuerySpec // each plan query's session (without its plan)
-	slots   map[string]int              // each cluster's executor slots, for partitioning
 	load    jetstream.KeyValue
 	lastPub events.SchedulerLoad
+	// rebuilding is true until both logs were folded; releases are held back meanwhile.
+	rebuilding bool
+	status     *follow.Follower // the fragment outcomes, followed once QUERIES is folded
+
+	slotsMu sync.Mutex
+	slots   map[string]int // each cluster's executor slots, for partitioning
 }
 
-// planSubjects are the events the plan loop folds.
-var planSubjects = append([]string{events.SubjectPlaced, events.SubjectCancelRequested, events.SubjectFragmentStatusAll},
-	events.TerminalSubjects...)
+// querySubjects are the QUERIES events the plan loop folds.
+var querySubjects = append([]string{events.SubjectPlaced, events.SubjectCancelRequested}, events.TerminalSubjects...)
 
 func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream.JetStream, pub *events.Publisher, tracer trace.Tracer) (*planLoop, error) {
 	eng, err := plans.New(plans.Config{Queue: cfg.queueConfig(), Prefetch: cfg.Prefetch, MaxDispatches: cfg.FragmentAttempts, QueryTimeout: cfg.QueryTimeout})
@@ -50,8 +61,9 @@ func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: load bucket: %w", err)
 	}
-	return &planLoop{cfg: cfg, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load,
-		inputs: newMailbox(), traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
+	return &planLoop{cfg: cfg, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
+		inputs: newMailbox(), cuts: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
+		traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
 }
 
 // run follows the log and the heartbeats and applies them until ctx ends.
@@ -60,13 +72,21 @@ func (l *planLoop) run(ctx context.Context) error {
 	if err := l.watchHeartbeats(ctx); err != nil {
 		return err
 	}
-	f, err := follow.Start(ctx, l.js, events.StreamQueries, planSubjects, func(msg jetstream.Msg) {
-		l.submit(ctx, l.onEvent(msg))
+	f, err := follow.Start(ctx, l.js, events.StreamQueries, querySubjects, func(msg jetstream.Msg) {
+		l.submit(l.onEvent(ctx, msg))
 	})
 	if err != nil {
 		return err
 	}
 	defer f.Stop()
+	defer func() {
+		if l.status != nil {
+			l.status.Stop()
+		}
+	}()
+	// The marker goes through the mailbox after the message that caught up, so every
+	// QUERIES event of the replay is applied before the outcomes are read.
+	go awaitCaughtUp(ctx, f, func() { l.submit(l.queriesFolded(ctx)) })
 	tick := time.NewTicker(l.cfg.Tick)
 	defer tick.Stop()
 	for {
@@ -84,10 +104,48 @@ func (l *planLoop) run(ctx context.Context) error {
 	}
 }
 
+// awaitCaughtUp calls then once f has caught up (not when ctx ends first).
+func awaitCaughtUp(ctx context.Context, f *follow.Follower, then func()) {
+	select {
+	case <-f.CaughtUp():
+		then()
+	case <-ctx.Done():
+	}
+}
+
+// queriesFolded starts following the fragment outcomes once the QUERIES replay is folded.
+func (l *planLoop) queriesFolded(ctx context.Context) func(time.Time) plans.Actions {
+	return func(time.Time) plans.Actions {
+		st, err := follow.Start(ctx, l.js, events.StreamFragmentStatus, []string{events.SubjectFragmentStatusAll}, func(msg jetstream.Msg) {
+			l.submit(l.onStatus(msg))
+		})
+		if err != nil {
+			// Without outcomes no plan can progress: fail loudly and let the process restart.
+			l.log.Error("cannot follow fragment outcomes", "err", err)
+			panic(fmt.Sprintf("scheduler: follow %s: %v", events.StreamFragmentStatus, err))
+		}
+		l.status = st
+		go awaitCaughtUp(ctx, st, func() { l.submit(l.rebuilt) })
+		return plans.Actions{}
+	}
+}
+
+// rebuilt ends the rebuild: the fragments in flight are published again, under their
+// releases' message IDs (see release for what a duplicate means).
+func (l *planLoop) rebuilt(time.Time) plans.Actions {
+	l.rebuilding = false
+	inflight, err := l.engine.InFlight()
+	if err != nil {
+		l.log.Error("cannot republish the fragments in flight", "err", err)
+	}
+	l.log.Info("plan scheduler rebuilt from the log", "queries", l.engine.Load().Queries, "in_flight", len(inflight))
+	return plans.Actions{Releases: inflight}
+}
+
 // submit hands an input to the loop. It never blocks: a follower whose callback blocks
 // misses its heartbeats and is reset by the client, which must not happen while the loop
-// is busy cutting plans.
-func (l *planLoop) submit(_ context.Context, in func(time.Time) plans.Actions) {
+// is busy.
+func (l *planLoop) submit(in func(time.Time) plans.Actions) {
 	if in != nil {
 		l.inputs.put(in)
 	}
@@ -123,8 +181,10 @@ func (m mailbox) take() []func(time.Time) plans.Actions {
 	return out
 }
 
-// onEvent decodes one log event into an input of the engine (nil: nothing to do).
-func (l *planLoop) onEvent(msg jetstream.Msg) func(time.Time) plans.Actions {
+// onEvent decodes one QUERIES event into an input of the engine (nil: nothing to do).
+// A placed plan is cut here, off the loop, by up to GOMAXPROCS goroutines at once; its
+// input waits for the cut, so inputs still apply in log order.
+func (l *planLoop) onEvent(ctx context.Context, msg jetstream.Msg) func(time.Time) plans.Actions {
 	h, data, subject := msg.Headers(), msg.Data(), msg.Subject()
 	switch {
 	case subject == events.SubjectPlaced:
@@ -132,21 +192,29 @@ func (l *planLoop) onEvent(msg jetstream.Msg) func(time.Time) plans.Actions {
 		if _, err := events.Decode(h, data, events.TypeQueryPlaced, &p); err != nil || !p.Query.IsPlan() {
 			return nil
 		}
-		ctx, span := events.StartProcessSpan(context.Background(), l.tracer, h, subject, "scheduler-plans", len(data))
+		qctx, span := events.StartProcessSpan(context.Background(), l.tracer, h, subject, "scheduler-plans", len(data))
 		span.End()
-		return func(now time.Time) plans.Actions { return l.placed(ctx, p, now) }
-	case subject == events.SubjectFragmentDone:
-		var d events.FragmentDone
-		if _, err := events.Decode(h, data, events.TypeFragmentDone, &d); err != nil {
-			return nil
+		type cutResult struct {
+			dag   *fragment.DAG
+			plans map[string][]byte
+			err   error
 		}
-		return func(now time.Time) plans.Actions { return l.engine.Done(d, now) }
-	case subject == events.SubjectFragmentFailed:
-		var d events.FragmentFailed
-		if _, err := events.Decode(h, data, events.TypeFragmentFailed, &d); err != nil {
-			return nil
+		cut := make(chan cutResult, 1)
+		go func() {
+			select {
+			case l.cuts <- struct{}{}:
+			case <-ctx.Done():
+				cut <- cutResult{err: ctx.Err()}
+				return
+			}
+			dag, encoded, err := l.cut(ctx, p)
+			<-l.cuts
+			cut <- cutResult{dag, encoded, err}
+		}()
+		return func(time.Time) plans.Actions {
+			r := <-cut
+			return l.placed(qctx, p, r.dag, r.plans, r.err, time.Now())
 		}
-		return func(now time.Time) plans.Actions { return l.engine.Failed(d, now) }
 	case subject == events.SubjectCancelRequested:
 		var c events.QueryCancelRequested
 		if _, err := events.Decode(h, data, events.TypeQueryCancelRequested, &c); err != nil {
@@ -166,13 +234,33 @@ func (l *planLoop) onEvent(msg jetstream.Msg) func(time.Time) plans.Actions {
 	return nil
 }
 
-// placed adds a newly placed plan query, or moves one placed again.
-func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, now time.Time) plans.Actions {
+// onStatus decodes one fragment outcome into an input of the engine (nil: nothing to do).
+func (l *planLoop) onStatus(msg jetstream.Msg) func(time.Time) plans.Actions {
+	h, data, subject := msg.Headers(), msg.Data(), msg.Subject()
+	switch {
+	case subject == events.SubjectFragmentDone:
+		var d events.FragmentDone
+		if _, err := events.Decode(h, data, events.TypeFragmentDone, &d); err != nil {
+			return nil
+		}
+		return func(now time.Time) plans.Actions { return l.engine.Done(d, now) }
+	case subject == events.SubjectFragmentFailed:
+		var d events.FragmentFailed
+		if _, err := events.Decode(h, data, events.TypeFragmentFailed, &d); err != nil {
+			return nil
+		}
+		return func(now time.Time) plans.Actions { return l.engine.Failed(d, now) }
+	}
+	return nil
+}
+
+// placed adds a newly placed plan query cut into dag, with each fragment's plan encoded
+// (or failing with err), or moves one placed again.
+func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, dag *fragment.DAG, encoded map[string][]byte, err error, now time.Time) plans.Actions {
 	id := p.Query.ID
 	if l.engine.Has(id) {
 		return l.engine.Move(id, p.Cluster, p.Attempt, now)
 	}
-	dag, err := l.cut(ctx, p)
 	if err != nil {
 		l.log.Info("plan cannot be scheduled", "query", id, "err", err)
 		var qe *protocol.QueryError
@@ -187,7 +275,7 @@ func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, now time.Ti
 	spec.Plan, spec.PlanObject = nil, ""
 	l.specs[id] = spec
 	a, err := l.engine.Add(plans.Query{ID: id, Cluster: p.Cluster, Attempt: p.Attempt, Priority: p.Query.Priority,
-		CostEstimate: p.Query.CostEstimate, DAG: dag, PlacedAt: now, Arrival: p.Query.SubmittedAt}, now)
+		CostEstimate: p.Query.CostEstimate, DAG: dag, Plans: encoded, PlacedAt: now, Arrival: p.Query.SubmittedAt}, now)
 	if err != nil {
 		l.log.Warn("cannot schedule plan", "query", id, "err", err)
 	}
@@ -195,8 +283,9 @@ func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, now time.Ti
 }
 
 // cut loads a plan query's plan and cuts it into fragments, partitioning the tables of
-// PartitionTables into as many partitions as the cluster has executor slots.
-func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG, error) {
+// PartitionTables into as many partitions as the cluster has executor slots, and encodes
+// each fragment's plan.
+func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG, map[string][]byte, error) {
 	data := p.Query.Plan
 	if p.Query.PlanObject != "" {
 		obs, err := l.js.ObjectStore(ctx, events.ObjectPlans)
@@ -204,32 +293,43 @@ func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG
 			data, err = obs.GetBytes(ctx, p.Query.PlanObject)
 		}
 		if err != nil {
-			return nil, protocol.NewError(protocol.GenericInternalError, "plan %s cannot be read: %v", p.Query.PlanObject, err)
+			return nil, nil, protocol.NewError(protocol.GenericInternalError, "plan %s cannot be read: %v", p.Query.PlanObject, err)
 		}
 	}
 	plan, err := fragment.Parse(data, "application/x-protobuf")
 	if err != nil {
-		return nil, protocol.NewError(protocol.NotSupported, "%v", err)
+		return nil, nil, protocol.NewError(protocol.NotSupported, "%v", err)
 	}
+	l.slotsMu.Lock()
+	slots := l.slots[p.Cluster]
+	l.slotsMu.Unlock()
 	parts := map[string]int{}
-	if n := min(l.slots[p.Cluster], l.cfg.MaxPartitions); n > 1 {
+	if n := min(slots, l.cfg.MaxPartitions); n > 1 {
 		for _, t := range l.cfg.PartitionTables {
 			parts[t] = n
 		}
 	}
 	dag, err := fragment.Cut(plan, fragment.Options{QueryID: strings.ToLower(p.Query.ID), ScaleFactor: l.cfg.ScaleFactor, Partitions: parts})
 	if err != nil {
-		return nil, protocol.NewError(protocol.NotSupported, "%v", err)
+		return nil, nil, protocol.NewError(protocol.NotSupported, "%v", err)
 	}
-	return dag, nil
+	encoded := make(map[string][]byte, len(dag.Fragments))
+	for _, f := range dag.Fragments {
+		if encoded[f.ID], err = plans.EncodePlan(dag, f.ID); err != nil {
+			return nil, nil, protocol.NewError(protocol.GenericInternalError, "%v", err)
+		}
+	}
+	return dag, encoded, nil
 }
 
 // apply carries out the engine's actions: fragments are published without waiting for
 // each ack (a failed publish is retried with the same message ID), ends are published
-// and waited for.
+// and waited for. While rebuilding, releases are held back (rebuilt publishes them).
 func (l *planLoop) apply(ctx context.Context, a plans.Actions) {
 	for _, r := range a.Releases {
-		l.release(ctx, r)
+		if !l.rebuilding {
+			l.release(ctx, r)
+		}
 	}
 	for _, e := range a.Ends {
 		ev := events.QueryEnded{QueryID: e.Query, Cluster: e.Cluster, EndedAt: time.Now().UTC(), Error: e.Error, By: "scheduler"}
@@ -239,40 +339,76 @@ func (l *planLoop) apply(ctx context.Context, a plans.Actions) {
 	}
 }
 
-func (l *planLoop) release(ctx context.Context, r plans.Release) {
-	frag := events.Fragment{Query: l.specs[r.Query], FragmentID: r.Fragment, Cluster: r.Cluster,
+// fragmentEvent is the event that carries release r to its cluster's executors.
+func (l *planLoop) fragmentEvent(r plans.Release) events.Fragment {
+	return events.Fragment{Query: l.specs[r.Query], FragmentID: r.Fragment, Cluster: r.Cluster,
 		Attempt: r.Attempt, Plan: r.Plan, Root: r.Root, Inputs: r.Inputs, Dispatch: r.Dispatch, ReleasedAt: r.ReleasedAt}
-	subject, msgID := events.FragmentSubject(r.Cluster), events.MsgIDPlanFragment(r.Query, r.Fragment, r.Attempt, r.Dispatch)
+}
+
+// release publishes a released fragment without waiting for the ack (a failed publish is
+// retried with the same message ID).
+//
+// A duplicate means this release was published before the scheduler last rebuilt. If its
+// copy is still in PLAN_FRAGMENTS it waits there or is held by an executor. If the copy is
+// gone, an executor ran it (executors acknowledge after reporting the outcome) and the
+// outcome was lost with the soft state, so the fragment is reissued under a new dispatch
+// number.
+func (l *planLoop) release(ctx context.Context, r plans.Release) {
+	frag := l.fragmentEvent(r)
+	subject, msgID := events.PlanFragmentSubject(r.Cluster), events.MsgIDPlanFragment(r.Query, r.Fragment, r.Attempt, r.Dispatch)
 	qctx := l.trace(ctx, r.Query)
 	fut, err := l.pub.PublishAsync(qctx, subject, msgID, r.Query, events.TypeFragment, frag)
-	if err == nil {
-		go func() {
+	go func() {
+		var ack *jetstream.PubAck
+		if err == nil {
 			select {
-			case <-fut.Ok():
-				return
+			case ack = <-fut.Ok():
 			case err = <-fut.Err():
 			case <-ctx.Done():
 				return
 			}
-			l.republish(ctx, qctx, subject, msgID, frag, err)
-		}()
-		return
-	}
-	go l.republish(ctx, qctx, subject, msgID, frag, err)
+		}
+		if err != nil {
+			ack = l.republish(ctx, qctx, subject, msgID, frag, err)
+		}
+		if ack != nil && ack.Duplicate && l.copyGone(ctx, ack.Sequence) {
+			l.submit(func(now time.Time) plans.Actions {
+				re, ok, err := l.engine.Reissue(r.Query, r.Fragment, now)
+				if err != nil || !ok || re.Dispatch != r.Dispatch+1 {
+					return plans.Actions{} // finished or released again meanwhile
+				}
+				l.log.Info("fragment reissued: its outcome was lost", "query", r.Query, "fragment", r.Fragment, "dispatch", re.Dispatch)
+				return plans.Actions{Releases: []plans.Release{re}}
+			})
+		}
+	}()
 }
 
-// republish retries a fragment whose asynchronous publish failed.
-func (l *planLoop) republish(ctx, qctx context.Context, subject, msgID string, frag events.Fragment, cause error) {
+// copyGone reports whether the PLAN_FRAGMENTS message at seq was consumed (false when
+// that cannot be read).
+func (l *planLoop) copyGone(ctx context.Context, seq uint64) bool {
+	s, err := l.js.Stream(ctx, events.StreamPlanFragments)
+	if err != nil {
+		return false
+	}
+	_, err = s.GetMsg(ctx, seq)
+	return errors.Is(err, jetstream.ErrMsgNotFound)
+}
+
+// republish retries a fragment whose asynchronous publish failed, until it is stored or
+// ctx ends (nil).
+func (l *planLoop) republish(ctx, qctx context.Context, subject, msgID string, frag events.Fragment, cause error) *jetstream.PubAck {
 	l.log.Warn("fragment publish failed; retrying", "query", frag.Query.ID, "fragment", frag.FragmentID, "err", cause)
 	for ctx.Err() == nil {
-		if _, err := l.pub.Publish(qctx, subject, msgID, frag.Query.ID, events.TypeFragment, frag); err == nil {
-			return
+		if ack, err := l.pub.Publish(qctx, subject, msgID, frag.Query.ID, events.TypeFragment, frag); err == nil {
+			return ack
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+	return nil
 }
 
 func (l *planLoop) trace(ctx context.Context, id string) context.Context {
@@ -301,10 +437,13 @@ func (l *planLoop) watchHeartbeats(ctx context.Context) error {
 			}
 		}
 		return func(now time.Time) plans.Actions {
-			if l.slots[name] == slots {
+			l.slotsMu.Lock()
+			same := l.slots[name] == slots
+			l.slots[name] = slots
+			l.slotsMu.Unlock()
+			if same {
 				return plans.Actions{}
 			}
-			l.slots[name] = slots
 			return l.engine.SetCluster(name, slots, region, now)
 		}
 	}
@@ -319,7 +458,7 @@ func (l *planLoop) watchHeartbeats(ctx context.Context) error {
 		defer func() { _ = w.Stop() }()
 		for e := range w.Updates() {
 			if e != nil {
-				l.submit(ctx, set(e))
+				l.submit(set(e))
 			}
 		}
 	}()

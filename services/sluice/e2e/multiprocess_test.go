@@ -201,7 +201,11 @@ func eachEvent(t *testing.T, js jetstream.JetStream, subjects []string, fn func(
 	defer cancel()
 	// An ephemeral consumer deleted after the read: tests poll the log in loops, and
 	// lingering consumers would hit the stream's consumer limit.
-	cons, err := js.CreateConsumer(ctx, events.StreamQueries, jetstream.ConsumerConfig{FilterSubjects: subjects,
+	stream := events.StreamQueries
+	if strings.HasPrefix(subjects[0], "sluice.fragment-status.") {
+		stream = events.StreamFragmentStatus
+	}
+	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{FilterSubjects: subjects,
 		AckPolicy: jetstream.AckNonePolicy, DeliverPolicy: jetstream.DeliverAllPolicy, MemoryStorage: true, InactiveThreshold: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -209,7 +213,7 @@ func eachEvent(t *testing.T, js jetstream.JetStream, subjects []string, fn func(
 	defer func() {
 		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		_ = js.DeleteConsumer(dctx, events.StreamQueries, cons.CachedInfo().Name)
+		_ = js.DeleteConsumer(dctx, stream, cons.CachedInfo().Name)
 	}()
 	for {
 		batch, err := cons.FetchNoWait(500)

@@ -12,6 +12,7 @@ package plans
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -65,6 +66,9 @@ type Query struct {
 	// CostEstimate is the declared executor time in seconds (0: from the cost model).
 	CostEstimate float64
 	DAG          *fragment.DAG
+	// Plans holds each fragment's Substrait plan, binary protobuf, encoded ahead (off the
+	// scheduler's loop); a fragment missing here is encoded when it is released.
+	Plans map[string][]byte
 	// PlacedAt starts the query's timeout.
 	PlacedAt time.Time
 	// Arrival is when the query was submitted (the FIFO baseline orders by it).
@@ -123,9 +127,12 @@ type frag struct {
 	parents  []*frag
 	children []*frag
 	dispatch int // releases so far
+	reissued int // releases of them that replaced a copy lost with the soft state
 	cluster  string
-	output   events.FragmentOutput
-	work     float64
+	// releasedAt is when the current release was made.
+	releasedAt time.Time
+	output     events.FragmentOutput
+	work       float64
 }
 
 type query struct {
@@ -264,22 +271,86 @@ func (e *Engine) pump(c *cluster, now time.Time) Actions {
 }
 
 func (e *Engine) release(q *query, fr *frag, c *cluster, now time.Time) (Release, error) {
-	plan, err := q.DAG.Plan(fr.f.ID)
+	b, err := q.plan(fr.f.ID)
 	if err != nil {
 		return Release{}, err
 	}
-	b, err := proto.Marshal(plan)
-	if err != nil {
-		return Release{}, fmt.Errorf("plans: encode fragment %s: %w", fr.f.ID, err)
-	}
-	fr.state, fr.cluster = released, c.name
+	fr.state, fr.cluster, fr.releasedAt = released, c.name, now
 	fr.dispatch++
 	c.inflight[q.ID+"/"+fr.f.ID] = q.ID
-	r := Release{Cluster: c.name, Query: q.ID, Fragment: fr.f.ID, Attempt: q.Attempt, Dispatch: fr.dispatch, Root: fr.root, Plan: b, ReleasedAt: now}
+	return e.releaseOf(q, fr, b), nil
+}
+
+// plan returns fragment id's Substrait plan, binary protobuf.
+func (q *query) plan(id string) ([]byte, error) {
+	if b, ok := q.Plans[id]; ok {
+		return b, nil
+	}
+	return EncodePlan(q.DAG, id)
+}
+
+// EncodePlan encodes fragment id of dag as a Substrait plan, binary protobuf.
+func EncodePlan(dag *fragment.DAG, id string) ([]byte, error) {
+	plan, err := dag.Plan(id)
+	if err != nil {
+		return nil, err
+	}
+	b, err := proto.Marshal(plan)
+	if err != nil {
+		return nil, fmt.Errorf("plans: encode fragment %s: %w", id, err)
+	}
+	return b, nil
+}
+
+// releaseOf describes the current release of fr, whose plan is plan.
+func (e *Engine) releaseOf(q *query, fr *frag, plan []byte) Release {
+	r := Release{Cluster: fr.cluster, Query: q.ID, Fragment: fr.f.ID, Attempt: q.Attempt, Dispatch: fr.dispatch, Root: fr.root, Plan: plan, ReleasedAt: fr.releasedAt}
 	for _, ch := range fr.children {
 		r.Inputs = append(r.Inputs, ch.output)
 	}
-	return r, nil
+	return r
+}
+
+// Reissue releases again a fragment that is released and not finished, under a new
+// dispatch number: its copy was consumed but its outcome was lost with the soft state
+// (every NATS server of the fragment streams restarted, or the outcome aged out). A
+// reissue does not count against MaxDispatches; an outcome of the old release still
+// counts (see Done). ok is false when the fragment is not in flight.
+func (e *Engine) Reissue(queryID, fragmentID string, now time.Time) (r Release, ok bool, err error) {
+	q, fr := e.lookup(queryID, fragmentID)
+	if fr == nil || fr.state != released {
+		return Release{}, false, nil
+	}
+	b, err := q.plan(fr.f.ID)
+	if err != nil {
+		return Release{}, false, err
+	}
+	fr.dispatch++
+	fr.reissued++
+	fr.releasedAt = now
+	return e.releaseOf(q, fr, b), true, nil
+}
+
+// InFlight returns every fragment that is released and not finished, as it was released,
+// by query and fragment ID. After a rebuild from the log they are published again: the
+// same message IDs make the copies that still exist duplicates.
+func (e *Engine) InFlight() ([]Release, error) {
+	var out []Release
+	for _, id := range e.sortedIDs() {
+		q := e.queries[id]
+		for _, fid := range slices.Sorted(maps.Keys(q.frags)) {
+			fr := q.frags[fid]
+			if fr.state != released {
+				continue
+			}
+			b, err := q.plan(fid)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, e.releaseOf(q, fr, b))
+		}
+	}
+	return out, nil
 }
 
 // finish takes a released fragment off its cluster's window and charges its executor
@@ -336,9 +407,9 @@ func (e *Engine) Failed(ev events.FragmentFailed, now time.Time) Actions {
 		a.merge(e.pumpAll(now))
 		return a
 	}
-	if fr.dispatch >= e.cfg.MaxDispatches {
+	if fr.dispatch-fr.reissued >= e.cfg.MaxDispatches {
 		a := e.fail(q, protocol.NewError(protocol.GenericInternalError,
-			"fragment %s failed %d times; last error: %s", fr.f.ID, fr.dispatch, qe.Message))
+			"fragment %s failed %d times; last error: %s", fr.f.ID, fr.dispatch-fr.reissued, qe.Message))
 		a.merge(e.pumpAll(now))
 		return a
 	}

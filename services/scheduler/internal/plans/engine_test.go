@@ -1,6 +1,7 @@
 package plans
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -277,5 +278,38 @@ func TestMoveRequeuesOnTheNewCluster(t *testing.T) {
 	a = finished(e, a.Releases[0], time.Millisecond, t0)
 	if len(a.Releases) != 1 || a.Releases[0].Fragment != "q3_f1" || a.Releases[0].Cluster != "c2" {
 		t.Fatalf("after the leaf on c2: %+v", a.Releases)
+	}
+}
+
+// TestReissueAfterLostOutcome: a fragment whose outcome was lost with the soft state is
+// reissued under a new dispatch number; InFlight lists it as released; the reissue does
+// not use up the retries, and the lost release's outcome, should it arrive, still counts.
+func TestReissueAfterLostOutcome(t *testing.T) {
+	e := newEngine(t, Config{MaxDispatches: 2})
+	e.SetCluster("c1", 1, "", t0)
+	a, _ := e.Add(Query{ID: "q6", Cluster: "c1", DAG: dag(t, "q06", "q6", nil)}, t0)
+	first := a.Releases[0]
+	inflight, err := e.InFlight()
+	if err != nil || len(inflight) != 1 || inflight[0].Fragment != first.Fragment || inflight[0].Dispatch != 1 || !inflight[0].ReleasedAt.Equal(t0) {
+		t.Fatalf("InFlight = %+v, %v; want the first release", inflight, err)
+	}
+	re, ok, err := e.Reissue("q6", first.Fragment, t0.Add(time.Second))
+	if err != nil || !ok || re.Dispatch != 2 || !bytes.Equal(re.Plan, first.Plan) {
+		t.Fatalf("Reissue = %+v, %v, %v; want dispatch 2 with the same plan", re, ok, err)
+	}
+	if _, ok, _ := e.Reissue("q6", "no-such-fragment", t0); ok {
+		t.Error("reissued a fragment that does not exist")
+	}
+	// A retriable failure of the reissue is retried: it is the first failure, and
+	// MaxDispatches 2 counts releases that were not reissues.
+	a = e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: re.Query, FragmentID: re.Fragment, Cluster: re.Cluster, Attempt: re.Attempt, Dispatch: re.Dispatch},
+		Error: &events.QueryErrorInfo{Message: "disk gone"}, Retriable: true, EndedAt: t0}, t0)
+	if len(a.Ends) != 0 || len(a.Releases) != 1 || a.Releases[0].Dispatch != 3 {
+		t.Fatalf("the reissue's first failure: %+v, want it released again", a)
+	}
+	// The lost first release's outcome arrives late: it counts.
+	finished(e, first, time.Millisecond, t0)
+	if _, ok, _ := e.Reissue("q6", first.Fragment, t0); ok {
+		t.Error("reissued a fragment that is done")
 	}
 }

@@ -1,0 +1,74 @@
+package scheduler
+
+import (
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/natstest"
+)
+
+// TestRestartRebuildsFromTheLog stops the scheduler while plans are half run, loses the
+// in-memory soft state as a NATS restart would (the released fragments; in the second
+// case the fragment outcomes too), and starts a new scheduler: it rebuilds from the log,
+// publishes again what was in flight, and every query finishes. With the outcomes kept,
+// no fragment that was done runs again.
+func TestRestartRebuildsFromTheLog(t *testing.T) {
+	for _, lose := range [][]string{{events.StreamPlanFragments}, {events.StreamPlanFragments, events.StreamFragmentStatus}} {
+		t.Run(fmt.Sprintf("lose %v", lose), func(t *testing.T) {
+			ns, conn := natstest.RunSluice(t)
+			const queries = 4
+			fleet := newEmptyFleet(t, conn, "restart", 8)
+			var mu sync.Mutex
+			runs := map[string]int{} // query/fragment → runs
+			fleet.onFragment = func(f events.Fragment, _ time.Time) {
+				mu.Lock()
+				runs[f.Query.ID+"/"+f.FragmentID]++
+				mu.Unlock()
+			}
+			plan := q01Plan(t)
+			stop := startScheduler(t, ns)
+			for i := range queries {
+				fleet.place(fmt.Sprintf("20261121_000000_%05d_rstrt", i), plan)
+			}
+			// Half run: 12 of the 40 fragments are done (the window is 8), then the
+			// scheduler stops.
+			fleet.runN(12)
+			stop()
+			for _, name := range lose {
+				s, err := conn.JS.Stream(t.Context(), name)
+				if err == nil {
+					err = s.Purge(t.Context())
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			mu.Lock()
+			before := map[string]int{}
+			for k, v := range runs {
+				before[k] = v
+			}
+			mu.Unlock()
+
+			startScheduler(t, ns)
+			cc := fleet.start()
+			defer cc.Stop()
+			natstest.Eventually(t, time.Minute, "every query finished after the restart", func() bool { return fleet.ended.Load() == queries })
+			mu.Lock()
+			defer mu.Unlock()
+			if len(runs) != queries*10 {
+				t.Errorf("%d distinct fragments ran, want %d", len(runs), queries*10)
+			}
+			if len(lose) == 1 {
+				for k, n := range before {
+					if runs[k] != n {
+						t.Errorf("fragment %s was done before the restart and ran again (%d runs, %d before)", k, runs[k], n)
+					}
+				}
+			}
+		})
+	}
+}
