@@ -439,10 +439,15 @@ type QueryStatus struct {
 }
 
 // SchedulerLoad is what the fragment scheduler holds: ingest refuses new plans with
-// QUERY_QUEUE_FULL while QueuedFragments >= MaxQueuedFragments (> 0).
+// QUERY_QUEUE_FULL while QueuedFragments >= MaxQueuedFragments (> 0), or while HeapBytes
+// >= MemorySoftLimit (> 0).
 type SchedulerLoad struct {
-	QueuedFragments    int       `json:"queuedFragments"`
-	MaxQueuedFragments int       `json:"maxQueuedFragments"`
-	Queries            int       `json:"queries"`
-	At                 time.Time `json:"at"`
+	QueuedFragments    int `json:"queuedFragments"`
+	MaxQueuedFragments int `json:"maxQueuedFragments"`
+	Queries            int `json:"queries"`
+	// HeapBytes is the Go heap in use by the scheduler's process; MemorySoftLimit is the
+	// scheduler's memory soft limit (0: none).
+	HeapBytes       int64     `json:"heapBytes,omitempty"`
+	MemorySoftLimit int64     `json:"memorySoftLimit,omitempty"`
+	At              time.Time `json:"at"`
 }

@@ -52,6 +52,7 @@ type Config struct {
 	Region              string        `envconfig:"REGION" desc:"region of this cluster, reported for placement's region affinity (the clusters file overrides it)"`
 	RoutingGroup        string        `envconfig:"ROUTING_GROUP" desc:"routing group of this cluster (the clusters file overrides it)"`
 	IntermediateDir     string        `envconfig:"INTERMEDIATE_DIR" desc:"where plan fragments write their intermediate results (default <DATA_DIR>/intermediate; executors sharing it read each other's results from disk)"`
+	IntermediateDisk    string        `envconfig:"INTERMEDIATE_DISK" default:"10GB" desc:"disk reserved for intermediate results on this executor (e.g. 500MB, 10GB; 0: no limit); a fragment that finds it used up fails retriably, and its query fails once the retries are spent"`
 	IntermediateObjects bool          `envconfig:"INTERMEDIATE_OBJECTS" default:"false" desc:"also copy intermediate results to the JetStream object store, for executors that do not share a disk"`
 	Tables              []string      `envconfig:"TABLES" desc:"tables this cluster can serve, catalog.schema.table, comma separated, for data locality (default with duckdb: every attached table; the clusters file overrides it)"`
 

@@ -30,6 +30,7 @@ type planExecutor struct {
 	x       *executor
 	store   *fragexec.Store
 	objects jetstream.ObjectStore // nil: executors share a disk
+	disk    int64                 // bytes reserved for intermediate results (0: no limit)
 
 	mu      sync.Mutex
 	runners map[string]*fragexec.Runner                      // by schema
@@ -46,6 +47,9 @@ func newPlanExecutor(ctx context.Context, x *executor) (*planExecutor, error) {
 		return nil, err
 	}
 	p := &planExecutor{x: x, store: store, runners: map[string]*fragexec.Runner{}, running: map[string]map[*context.CancelCauseFunc]struct{}{}}
+	if p.disk, err = intermediateDisk(x.cfg.IntermediateDisk); err != nil {
+		return nil, err
+	}
 	if x.cfg.IntermediateObjects {
 		if p.objects, err = x.js.ObjectStore(ctx, events.ObjectResults); err != nil {
 			return nil, fmt.Errorf("executor-proxy: results object store: %w", err)
@@ -149,6 +153,10 @@ func (p *planExecutor) handle(ctx context.Context, msg jetstream.Msg, frag event
 	defer p.track(id, &cancel)()
 	defer x.acquireSlot(rctx)()
 	started := time.Now()
+	if qe := p.checkDisk(); qe != nil {
+		settle(msg, p.publishFailed(ctx, frag, started, qe, true, nil))
+		return
+	}
 	res, err := runner.Run(rctx, f, nil)
 	if err != nil {
 		qe, retriable, lost := p.classify(rctx, err, frag)
@@ -167,6 +175,40 @@ func (p *planExecutor) handle(ctx context.Context, msg jetstream.Msg, frag event
 	ev := events.FragmentDone{FragmentRun: p.runOf(frag),
 		Output: out, ReleasedAt: frag.ReleasedAt, StartedAt: started.UTC(), EndedAt: time.Now().UTC()}
 	settle(msg, p.publishStatus(ctx, events.SubjectFragmentDone, events.TypeFragmentDone, frag, ev))
+}
+
+// defaultIntermediateDisk is the disk reserved for intermediate results when the
+// configuration names none.
+const defaultIntermediateDisk = 10 << 30
+
+// intermediateDisk parses SLUICE_INTERMEDIATE_DISK ("": the default, "0": no limit).
+func intermediateDisk(v string) (int64, error) {
+	if v == "" {
+		return defaultIntermediateDisk, nil
+	}
+	n, err := protocol.ParseDataSize(v)
+	if err != nil {
+		return 0, fmt.Errorf("executor-proxy: SLUICE_INTERMEDIATE_DISK: %w", err)
+	}
+	return n, nil
+}
+
+// checkDisk refuses to run a fragment while the intermediate results stored here use up
+// the disk reserved for them (a retriable failure: the results of finished queries are
+// deleted, and the scheduler releases the fragment again).
+func (p *planExecutor) checkDisk() *protocol.QueryError {
+	if p.disk <= 0 {
+		return nil
+	}
+	used, err := p.store.Bytes()
+	if err != nil {
+		return protocol.NewError(protocol.GenericInternalError, "cluster %s cannot measure its intermediate results: %v", p.x.cfg.Cluster, err)
+	}
+	if used >= p.disk {
+		return protocol.NewError(protocol.GenericInsufficientResources, "Intermediate results on cluster %s use %s of the %s reserved for them (SLUICE_INTERMEDIATE_DISK)",
+			p.x.cfg.Cluster, protocol.FormatDataSize(used), protocol.FormatDataSize(p.disk))
+	}
+	return nil
 }
 
 // upload copies a fragment's output to the object store, for executors on other disks.

@@ -148,12 +148,19 @@ func q01Plan(tb testing.TB) []byte {
 // startScheduler runs the scheduler against ns until the returned stop is called (stop
 // waits for Run to return).
 func startScheduler(tb testing.TB, ns *server.Server) (stop func()) {
+	return startSchedulerWith(tb, ns, Config{MaxPartitions: 8})
+}
+
+// startSchedulerWith is startScheduler with cfg (its server, logger and ack wait are set
+// here).
+func startSchedulerWith(tb testing.TB, ns *server.Server, cfg Config) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	cfg.Server, cfg.AckWait, cfg.Logger = ns, 30*time.Second, slog.New(slog.DiscardHandler)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := Run(ctx, Config{Server: ns, AckWait: 30 * time.Second, Logger: slog.New(slog.DiscardHandler), MaxPartitions: 8, Tick: 20 * time.Millisecond}); err != nil {
+		if err := Run(ctx, cfg); err != nil {
 			tb.Error(err)
 		}
 	}()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +42,8 @@ type planLoop struct {
 	specs   map[string]events.QuerySpec // each plan query's session (without its plan)
 	load    jetstream.KeyValue
 	lastPub events.SchedulerLoad
+	// memoryLimit is the memory soft limit in bytes (0: none), compared with the heap.
+	memoryLimit int64
 	// rebuilding is true until both logs were folded; releases are held back meanwhile.
 	rebuilding bool
 	status     *follow.Follower // the fragment outcomes, followed once QUERIES is folded
@@ -61,7 +64,11 @@ func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: load bucket: %w", err)
 	}
-	return &planLoop{cfg: cfg, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
+	memoryLimit, err := protocol.ParseDataSize(cfg.MemorySoftLimit)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: SLUICE_MEMORY_SOFT_LIMIT: %w", err)
+	}
+	return &planLoop{cfg: cfg, memoryLimit: memoryLimit, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
 		inputs: newMailbox(), cuts: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
 		traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
 }
@@ -490,16 +497,36 @@ func (l *planLoop) deleteObjects(outs []events.FragmentOutput) {
 	}()
 }
 
-// publishLoad writes the engine's load for ingest's queue-full check when it changed.
+// publishLoad writes the engine's load and the process's heap, for ingest's queue-full
+// check, when the counts changed, the heap crossed the memory soft limit, or 10 s passed.
 func (l *planLoop) publishLoad(ctx context.Context, now time.Time) {
 	ld := l.engine.Load()
-	v := events.SchedulerLoad{QueuedFragments: ld.Queued, MaxQueuedFragments: l.cfg.MaxQueuedFragments, Queries: ld.Queries}
-	if v.QueuedFragments == l.lastPub.QueuedFragments && v.Queries == l.lastPub.Queries && now.Sub(l.lastPub.At) < 10*time.Second {
+	v := events.SchedulerLoad{QueuedFragments: ld.Queued, MaxQueuedFragments: l.cfg.MaxQueuedFragments, Queries: ld.Queries,
+		HeapBytes: heapBytes(), MemorySoftLimit: l.memoryLimit}
+	over := func(v events.SchedulerLoad) bool { return v.MemorySoftLimit > 0 && v.HeapBytes >= v.MemorySoftLimit }
+	if v.QueuedFragments == l.lastPub.QueuedFragments && v.Queries == l.lastPub.Queries && over(v) == over(l.lastPub) &&
+		now.Sub(l.lastPub.At) < 10*time.Second {
 		return
 	}
 	v.At = now.UTC()
 	b, _ := json.Marshal(v)
 	if _, err := l.load.Put(ctx, events.SchedulerLoadKey, b); err == nil {
+		if over(v) && !over(l.lastPub) {
+			l.log.Warn("memory soft limit reached: ingest refuses new plans", "heap", v.HeapBytes, "limit", v.MemorySoftLimit)
+		}
 		l.lastPub = v
 	}
+}
+
+// heapSample reads the bytes of live and not yet swept heap objects.
+var heapSample = []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+
+// heapBytes is the Go heap in use by this process (in `sluice up`, every service's).
+func heapBytes() int64 {
+	s := slices.Clone(heapSample)
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindUint64 {
+		return 0
+	}
+	return int64(s[0].Value.Uint64())
 }

@@ -1,6 +1,7 @@
 package scheduler
 
 import (
+	"encoding/json"
 	"fmt"
 	"sync"
 	"testing"
@@ -68,6 +69,33 @@ func TestRestartRebuildsFromTheLog(t *testing.T) {
 						t.Errorf("fragment %s was done before the restart and ran again (%d runs, %d before)", k, runs[k], n)
 					}
 				}
+			}
+		})
+	}
+}
+
+// TestLoadReportsMemorySoftLimit: the scheduler's load carries its heap and memory soft
+// limit, so that ingest refuses plans while the heap is at the limit.
+func TestLoadReportsMemorySoftLimit(t *testing.T) {
+	for _, tc := range []struct {
+		limit string
+		want  int64
+		over  bool
+	}{{"1", 1, true}, {"64TB", 64 << 40, false}, {"0", 0, false}} {
+		t.Run(tc.limit, func(t *testing.T) {
+			ns, conn := natstest.RunSluice(t)
+			startSchedulerWith(t, ns, Config{MemorySoftLimit: tc.limit})
+			kv, err := conn.JS.KeyValue(t.Context(), events.BucketScheduler)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var load events.SchedulerLoad
+			natstest.Eventually(t, 10*time.Second, "the load reported", func() bool {
+				e, err := kv.Get(t.Context(), events.SchedulerLoadKey)
+				return err == nil && json.Unmarshal(e.Value(), &load) == nil
+			})
+			if load.MemorySoftLimit != tc.want || load.HeapBytes <= 0 || (load.HeapBytes >= load.MemorySoftLimit && load.MemorySoftLimit > 0) != tc.over {
+				t.Errorf("load %+v; want limit %d, a heap, over = %v", load, tc.want, tc.over)
 			}
 		})
 	}

@@ -39,6 +39,7 @@ type Config struct {
 	Prefetch           int             `envconfig:"PREFETCH" default:"1" desc:"plan fragments released ahead per executor slot (the window is SLOTS x PREFETCH; bounds priority inversion)"`
 	FragmentAttempts   int             `envconfig:"FRAGMENT_ATTEMPTS" default:"3" desc:"releases of one fragment (retries of retriable failures) before its query fails"`
 	QueryTimeout       time.Duration   `envconfig:"PLAN_QUERY_TIMEOUT" default:"1h" desc:"a plan query still running this long after placement fails with EXCEEDED_TIME_LIMIT (0: none)"`
+	MemorySoftLimit    string          `envconfig:"MEMORY_SOFT_LIMIT" default:"2GB" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while the scheduler process's Go heap is at least this (e.g. 512MB; 0: no limit)"`
 	MaxQueuedFragments int             `envconfig:"MAX_QUEUED_FRAGMENTS" default:"100000" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while this many fragments are queued (0: no limit)"`
 	PartitionTables    []string        `envconfig:"PARTITION_TABLES" default:"lineitem,orders" desc:"tables whose scans split into one partition fragment per executor slot"`
 	MaxPartitions      int             `envconfig:"MAX_PARTITIONS" default:"8" desc:"most partitions of one table scan"`
@@ -79,6 +80,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Tick <= 0 {
 		c.Tick = 20 * time.Millisecond
+	}
+	if c.MemorySoftLimit == "" {
+		c.MemorySoftLimit = "2GB"
 	}
 	return c
 }

@@ -68,8 +68,12 @@ func (s *Server) SubmitPlan(ctx context.Context, spec events.QuerySpec, authoriz
 func (s *Server) preparePlan(sub *submission, data []byte, contentType string) *Refusal {
 	if s.opts.SchedulerLoad != nil {
 		if load, full := s.opts.SchedulerLoad.Load(); full {
-			return failed(protocol.NewError(protocol.QueryQueueFull, "Too many queued fragments: the fragment scheduler holds %d (limit %d); retry later",
-				load.QueuedFragments, load.MaxQueuedFragments))
+			if load.MaxQueuedFragments > 0 && load.QueuedFragments >= load.MaxQueuedFragments {
+				return failed(protocol.NewError(protocol.QueryQueueFull, "Too many queued fragments: the fragment scheduler holds %d (limit %d); retry later",
+					load.QueuedFragments, load.MaxQueuedFragments))
+			}
+			return failed(protocol.NewError(protocol.QueryQueueFull, "The fragment scheduler is at its memory soft limit (%s of %s); retry later",
+				protocol.FormatDataSize(load.HeapBytes), protocol.FormatDataSize(load.MemorySoftLimit)))
 		}
 	}
 	if err := planintake.CheckCost(sub.spec.CostEstimate); err != nil {

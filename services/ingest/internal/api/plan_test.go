@@ -187,14 +187,16 @@ func TestPlanRefusals(t *testing.T) {
 	})
 }
 
-// TestPlanQueueFull: while the fragment scheduler's queue is full, plans are refused with
-// QUERY_QUEUE_FULL and nothing is published; below the limit they are accepted.
+// TestPlanQueueFull: while the fragment scheduler's queue is full, or its memory is at
+// its soft limit, plans are refused with QUERY_QUEUE_FULL and nothing is published; below
+// the limits they are accepted.
 func TestPlanQueueFull(t *testing.T) {
 	e := newEnv(t, nil)
 	q01 := shareddata.IsthmusPlan(t, "q01")
+	var heap, softLimit int64
 	setLoad := func(queued, limit int, full bool) {
 		t.Helper()
-		b, err := json.Marshal(events.SchedulerLoad{QueuedFragments: queued, MaxQueuedFragments: limit})
+		b, err := json.Marshal(events.SchedulerLoad{QueuedFragments: queued, MaxQueuedFragments: limit, HeapBytes: heap, MemorySoftLimit: softLimit})
 		check(t, err)
 		_, err = e.sched.Put(t.Context(), events.SchedulerLoadKey, b)
 		check(t, err)
@@ -212,5 +214,12 @@ func TestPlanQueueFull(t *testing.T) {
 	setLoad(39, 40, false)
 	e.accepted(t, e.postPlan(q01, "application/json"))
 	setLoad(1000, 0, false) // no limit
+	e.accepted(t, e.postPlan(q01, "application/json"))
+
+	heap, softLimit = 3<<30, 2<<30
+	setLoad(1, 40, true)
+	failedWith(t, e.postPlan(q01, "application/json"), http.StatusOK, protocol.QueryQueueFull.Name, "memory soft limit (3GB of 2GB)")
+	heap = 1 << 30
+	setLoad(2, 40, false)
 	e.accepted(t, e.postPlan(q01, "application/json"))
 }

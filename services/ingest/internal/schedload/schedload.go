@@ -55,14 +55,17 @@ func Start(ctx context.Context, js jetstream.JetStream, log *slog.Logger) (*Watc
 // refused.
 const StaleAfter = 30 * time.Second
 
-// Load returns the latest load and whether the scheduler's queue is full: it has a
-// limit (MaxQueuedFragments > 0), holds at least that many fragments, and its report is
-// not stale.
+// Load returns the latest load and whether the scheduler is full: its report is not
+// stale, and it holds at least MaxQueuedFragments (> 0) fragments or its heap reached
+// its memory soft limit (> 0).
 func (w *Watcher) Load() (events.SchedulerLoad, bool) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	fresh := w.load.At.IsZero() || time.Since(w.load.At) < StaleAfter
-	return w.load, fresh && w.load.MaxQueuedFragments > 0 && w.load.QueuedFragments >= w.load.MaxQueuedFragments
+	l := w.load
+	fresh := l.At.IsZero() || time.Since(l.At) < StaleAfter
+	queueFull := l.MaxQueuedFragments > 0 && l.QueuedFragments >= l.MaxQueuedFragments
+	memoryFull := l.MemorySoftLimit > 0 && l.HeapBytes >= l.MemorySoftLimit
+	return l, fresh && (queueFull || memoryFull)
 }
 
 // follow applies the current value at once, then every change until ctx ends (the watch

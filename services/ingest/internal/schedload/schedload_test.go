@@ -57,6 +57,8 @@ func TestWatcherFollowsTheLoad(t *testing.T) {
 		{"below the limit", events.SchedulerLoad{QueuedFragments: 9, MaxQueuedFragments: 10}, false, 9},
 		{"above the limit", events.SchedulerLoad{QueuedFragments: 11, MaxQueuedFragments: 10}, true, 11},
 		{"no limit", events.SchedulerLoad{QueuedFragments: 12}, false, 12},
+		{"memory at its soft limit", events.SchedulerLoad{QueuedFragments: 1, MaxQueuedFragments: 10, HeapBytes: 2 << 30, MemorySoftLimit: 2 << 30}, true, 1},
+		{"memory below its soft limit", events.SchedulerLoad{QueuedFragments: 2, MaxQueuedFragments: 10, HeapBytes: 1 << 30, MemorySoftLimit: 2 << 30}, false, 2},
 		{"full but stale: the scheduler stopped", events.SchedulerLoad{QueuedFragments: 13, MaxQueuedFragments: 10, At: time.Now().Add(-time.Minute)}, false, 13},
 		{"full and fresh", events.SchedulerLoad{QueuedFragments: 14, MaxQueuedFragments: 10, At: time.Now()}, true, 14},
 	}
