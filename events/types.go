@@ -260,6 +260,13 @@ type Fragment struct {
 	Inputs []FragmentOutput `json:"inputs,omitempty"`
 	// Dispatch counts the releases of this fragment (retries), for deduplication.
 	Dispatch int `json:"dispatch,omitempty"`
+	// Home is the query's cluster, whose placement claim allows the fragment to run;
+	// another cluster than Cluster when Cluster took the fragment off Home's queue
+	// ("": Cluster).
+	Home string `json:"home,omitempty"`
+	// Region is the hint where the fragment's inputs are; executors of that region were
+	// preferred (a fragment waits a bounded time for them).
+	Region string `json:"region,omitempty"`
 	// ReleasedAt is when the scheduler released the fragment to the cluster.
 	ReleasedAt time.Time `json:"releasedAt,omitzero"`
 }

@@ -119,7 +119,12 @@ func (p *planExecutor) handle(ctx context.Context, msg jetstream.Msg, frag event
 	if _, settled := x.settleEnded(ctx, msg, id); settled {
 		return
 	}
-	if current, err := x.claims.Current(ctx, id, x.cfg.Cluster, frag.Attempt); err != nil {
+	// A fragment taken off another cluster's queue runs here under that cluster's claim.
+	home := frag.Home
+	if home == "" || frag.Root {
+		home = x.cfg.Cluster
+	}
+	if current, err := x.claims.Current(ctx, id, home, frag.Attempt); err != nil {
 		_ = msg.NakWithDelay(200 * time.Millisecond)
 		return
 	} else if !current {

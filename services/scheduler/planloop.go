@@ -56,7 +56,11 @@ type planLoop struct {
 var querySubjects = append([]string{events.SubjectPlaced, events.SubjectCancelRequested}, events.TerminalSubjects...)
 
 func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream.JetStream, pub *events.Publisher, tracer trace.Tracer) (*planLoop, error) {
-	eng, err := plans.New(plans.Config{Queue: cfg.queueConfig(), Prefetch: cfg.Prefetch, MaxDispatches: cfg.FragmentAttempts, QueryTimeout: cfg.QueryTimeout})
+	steal, err := plans.ParseStealMode(cfg.Steal)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: SLUICE_STEAL_FRAGMENTS: %w", err)
+	}
+	eng, err := plans.New(plans.Config{Queue: cfg.queueConfig(), Prefetch: cfg.Prefetch, MaxDispatches: cfg.FragmentAttempts, QueryTimeout: cfg.QueryTimeout, Steal: steal})
 	if err != nil {
 		return nil, err
 	}
@@ -348,7 +352,7 @@ func (l *planLoop) apply(ctx context.Context, a plans.Actions) {
 
 // fragmentEvent is the event that carries release r to its cluster's executors.
 func (l *planLoop) fragmentEvent(r plans.Release) events.Fragment {
-	return events.Fragment{Query: l.specs[r.Query], FragmentID: r.Fragment, Cluster: r.Cluster,
+	return events.Fragment{Query: l.specs[r.Query], FragmentID: r.Fragment, Cluster: r.Cluster, Home: r.Home, Region: r.Region,
 		Attempt: r.Attempt, Plan: r.Plan, Root: r.Root, Inputs: r.Inputs, Dispatch: r.Dispatch, ReleasedAt: r.ReleasedAt}
 }
 

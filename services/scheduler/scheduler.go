@@ -49,6 +49,7 @@ type Config struct {
 	LevelMultiplier    float64         `envconfig:"QUEUE_LEVEL_MULTIPLIER" default:"2" desc:"executor time share of a level relative to the next"`
 	AgingStep          time.Duration   `envconfig:"QUEUE_AGING_STEP" default:"1s" desc:"the wait one unit of declared priority is worth"`
 	CostWeight         time.Duration   `envconfig:"QUEUE_COST_WEIGHT" default:"100ms" desc:"handicap per doubling of a query's remaining cost estimate"`
+	Steal              string          `envconfig:"STEAL_FRAGMENTS" default:"off" desc:"clusters with free slots take ready fragments queued on others: off, leaves (table scans only) or all but roots (only when the clusters read each other's intermediate results: a shared disk or SLUICE_INTERMEDIATE_OBJECTS); a fragment waits QUEUE_LOCALITY_WAIT for its own region first"`
 	LocalityWait       time.Duration   `envconfig:"QUEUE_LOCALITY_WAIT" default:"50ms" desc:"how long a fragment waits for an executor of its region"`
 	Tick               time.Duration   `envconfig:"SCHEDULER_TICK" default:"20ms" desc:"period of timeout and locality checks"`
 

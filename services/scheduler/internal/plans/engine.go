@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/sluicehq/sluice/events"
@@ -39,6 +40,36 @@ type Config struct {
 	// WorkPerSecond converts the cost model's work units into executor time for the
 	// queue's remaining-cost estimate (default 2e7 row operations per second).
 	WorkPerSecond float64
+	// Steal lets a cluster with free slots take ready fragments queued on other clusters
+	// (see StealMode; default StealOff).
+	Steal StealMode
+}
+
+// StealMode says which fragments a cluster with free slots may take from the queues of
+// other clusters. A query's root always runs on its own cluster (the client is handed
+// to it); a stolen fragment's output must be readable by its parent's executor.
+type StealMode string
+
+const (
+	// StealOff: every fragment runs on its query's cluster.
+	StealOff StealMode = "off"
+	// StealLeaves: fragments without inputs (table scans, partitions) may move; they
+	// read base tables, which every cluster of plan queries serves.
+	StealLeaves StealMode = "leaves"
+	// StealAll: any fragment but the root may move. Only for clusters whose intermediate
+	// results are readable by each other (a shared disk, or the object store).
+	StealAll StealMode = "all"
+)
+
+// ParseStealMode checks a StealMode ("" is StealOff).
+func ParseStealMode(v string) (StealMode, error) {
+	switch m := StealMode(v); m {
+	case "":
+		return StealOff, nil
+	case StealOff, StealLeaves, StealAll:
+		return m, nil
+	}
+	return "", fmt.Errorf("plans: steal mode %q: want off, leaves or all", v)
 }
 
 func (c Config) withDefaults() Config {
@@ -50,6 +81,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.WorkPerSecond <= 0 {
 		c.WorkPerSecond = 2e7
+	}
+	if c.Steal == "" {
+		c.Steal = StealOff
 	}
 	return c
 }
@@ -77,7 +111,12 @@ type Query struct {
 
 // Release is a fragment to publish to its cluster's executors.
 type Release struct {
-	Cluster  string
+	// Cluster runs the fragment; Home is its query's cluster (whose claim allows it),
+	// another one when Cluster stole it.
+	Cluster string
+	Home    string
+	// Region is where the fragment's inputs are (the hint it was queued with).
+	Region   string
 	Query    string
 	Fragment string
 	Attempt  int
@@ -193,8 +232,34 @@ func (e *Engine) cluster(name string) *cluster {
 // it takes no fragments now) and releases what now fits.
 func (e *Engine) SetCluster(name string, slots int, region string, now time.Time) Actions {
 	c := e.cluster(name)
+	was := c.slots
 	c.slots, c.region = max(slots, 0), region
-	return e.pump(c, now)
+	var a Actions
+	if c.slots == 0 && was > 0 {
+		e.reclaim(c, now)
+		a.merge(e.pumpAll(now))
+	}
+	a.merge(e.pump(c, now))
+	return a
+}
+
+// reclaim queues again, on their home clusters, the fragments c took from other
+// clusters and has not finished: c stopped taking fragments (its heartbeat is gone, or
+// it drains), and unlike its own queries nobody moves those. A late outcome of the old
+// release still counts.
+func (e *Engine) reclaim(c *cluster, now time.Time) {
+	for _, key := range slices.Sorted(maps.Keys(c.inflight)) {
+		q := e.queries[c.inflight[key]]
+		if q == nil || q.Cluster == c.name || q.ending {
+			continue
+		}
+		fr := q.frags[strings.TrimPrefix(key, q.ID+"/")]
+		if fr == nil || fr.state != released {
+			continue
+		}
+		delete(c.inflight, key)
+		e.enqueue(q, fr, now)
+	}
 }
 
 // Add schedules a placed plan query: its leaf fragments are queued on its cluster.
@@ -247,7 +312,68 @@ func (e *Engine) remainingCost(q *query) time.Duration {
 func (e *Engine) enqueue(q *query, fr *frag, now time.Time) {
 	c := e.cluster(q.Cluster)
 	fr.state, fr.cluster = queued, c.name
-	_ = c.q.Push(workqueue.Fragment{Query: q.ID, ID: fr.f.ID, Priority: q.Priority, RemainingCost: e.remainingCost(q), Region: c.region, Arrival: q.Arrival}, now)
+	pinned := fr.root || e.cfg.Steal == StealOff || (e.cfg.Steal == StealLeaves && len(fr.children) > 0)
+	_ = c.q.Push(workqueue.Fragment{Query: q.ID, ID: fr.f.ID, Priority: q.Priority, RemainingCost: e.remainingCost(q),
+		Region: e.regionHint(q, fr), Arrival: q.Arrival, Pinned: pinned}, now)
+}
+
+// regionHint is where a fragment's inputs are: the region of the cluster holding its
+// largest child output, or, for a fragment reading base tables, its query's cluster's.
+func (e *Engine) regionHint(q *query, fr *frag) string {
+	home := e.cluster(q.Cluster).region
+	var biggest *frag
+	for _, ch := range fr.children {
+		if biggest == nil || ch.output.Bytes > biggest.output.Bytes {
+			biggest = ch
+		}
+	}
+	if biggest == nil {
+		return home
+	}
+	if c, ok := e.clusters[biggest.output.Cluster]; ok {
+		return c.region
+	}
+	return home
+}
+
+// steal lets every cluster whose window has room after its own queue take unpinned
+// fragments from the other clusters' queues (workqueue.Queue.Steal: the fragment's
+// region at once, others after the locality wait).
+func (e *Engine) steal(now time.Time) Actions {
+	var a Actions
+	if e.cfg.Steal == StealOff {
+		return a
+	}
+	names := slices.Sorted(maps.Keys(e.clusters))
+	for _, n := range names {
+		c := e.clusters[n]
+		for len(c.inflight) < c.slots*e.cfg.Prefetch {
+			took := false
+			for _, on := range names {
+				o := e.clusters[on]
+				if o == c || o.q.Len() == 0 {
+					continue
+				}
+				wf, ok := o.q.Steal(c.region, now)
+				if !ok {
+					continue
+				}
+				q := e.queries[wf.Query]
+				r, err := e.release(q, q.frags[wf.ID], c, now)
+				if err != nil {
+					a.merge(e.fail(q, protocol.NewError(protocol.GenericInternalError, "%v", err)))
+					continue
+				}
+				a.Releases = append(a.Releases, r)
+				took = true
+				break
+			}
+			if !took {
+				break
+			}
+		}
+	}
+	return a
 }
 
 // pump releases fragments of c while its window (slots × prefetch) has room.
@@ -304,7 +430,8 @@ func EncodePlan(dag *fragment.DAG, id string) ([]byte, error) {
 
 // releaseOf describes the current release of fr, whose plan is plan.
 func (e *Engine) releaseOf(q *query, fr *frag, plan []byte) Release {
-	r := Release{Cluster: fr.cluster, Query: q.ID, Fragment: fr.f.ID, Attempt: q.Attempt, Dispatch: fr.dispatch, Root: fr.root, Plan: plan, ReleasedAt: fr.releasedAt}
+	r := Release{Cluster: fr.cluster, Home: q.Cluster, Region: e.regionHint(q, fr), Query: q.ID, Fragment: fr.f.ID, Attempt: q.Attempt,
+		Dispatch: fr.dispatch, Root: fr.root, Plan: plan, ReleasedAt: fr.releasedAt}
 	for _, ch := range fr.children {
 		r.Inputs = append(r.Inputs, ch.output)
 	}
@@ -513,7 +640,8 @@ func (e *Engine) Ended(id string, now time.Time) ([]events.FragmentOutput, Actio
 	return outs, e.pumpAll(now)
 }
 
-// Tick fails queries past QueryTimeout and releases fragments whose locality wait ended.
+// Tick fails queries past QueryTimeout, releases fragments whose locality wait ended and
+// lets clusters with free slots steal (Config.Steal).
 func (e *Engine) Tick(now time.Time) Actions {
 	var a Actions
 	if e.cfg.QueryTimeout > 0 {
@@ -526,6 +654,7 @@ func (e *Engine) Tick(now time.Time) Actions {
 		}
 	}
 	a.merge(e.pumpAll(now))
+	a.merge(e.steal(now))
 	return a
 }
 

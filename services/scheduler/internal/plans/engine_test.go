@@ -11,6 +11,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/fragment"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/shareddata"
+	"github.com/sluicehq/sluice/services/scheduler/internal/workqueue"
 )
 
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
@@ -311,5 +312,95 @@ func TestReissueAfterLostOutcome(t *testing.T) {
 	finished(e, first, time.Millisecond, t0)
 	if _, ok, _ := e.Reissue("q6", first.Fragment, t0); ok {
 		t.Error("reissued a fragment that is done")
+	}
+}
+
+// TestStealingIsDelayScheduling: with StealLeaves, a cluster with free slots takes
+// partition scans queued on a busy cluster: at once in the same region, after the
+// locality wait from another region; fragments with inputs and the root stay home. The
+// thief's releases name the query's home cluster (whose claim allows them).
+func TestStealingIsDelayScheduling(t *testing.T) {
+	for _, tc := range []struct {
+		name, thiefRegion string
+		stealsAt          time.Duration
+	}{{"same region", "eu", 0}, {"other region", "us", 50 * time.Millisecond}} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEngine(t, Config{Steal: StealLeaves, Queue: workqueue.Config{LocalityWait: 50 * time.Millisecond}})
+			e.SetCluster("home", 1, "eu", t0)
+			e.SetCluster("thief", 2, tc.thiefRegion, t0)
+			a, err := e.Add(Query{ID: "q6", Cluster: "home", DAG: dag(t, "q06", "q6", map[string]int{"lineitem": 4}), PlacedAt: t0}, t0)
+			if err != nil || len(a.Releases) != 1 || a.Releases[0].Cluster != "home" {
+				t.Fatalf("Add released %+v, %v; want one partition at home", a.Releases, err)
+			}
+			first := a.Releases[0]
+			if tc.stealsAt > 0 {
+				if a := e.Tick(t0.Add(tc.stealsAt - time.Millisecond)); len(a.Releases) != 0 {
+					t.Fatalf("stolen before the locality wait: %+v", ids(a.Releases))
+				}
+			}
+			a = e.Tick(t0.Add(tc.stealsAt))
+			if len(a.Releases) != 2 {
+				t.Fatalf("the thief took %v, want 2 partitions (its slots)", ids(a.Releases))
+			}
+			for _, r := range a.Releases {
+				if r.Cluster != "thief" || r.Home != "home" || r.Region != "eu" || !strings.Contains(r.Fragment, "_p") {
+					t.Errorf("stolen release %+v: want a partition run by the thief for home, hinted eu", r)
+				}
+			}
+			// Finish every partition (the thief's and home's): the final aggregate and the
+			// root are pinned home even though the thief is idle.
+			pending := append([]Release{first}, a.Releases...)
+			now := t0.Add(time.Second)
+			home := 0
+			for len(pending) > 0 {
+				r := pending[0]
+				pending = pending[1:]
+				done := finished(e, r, time.Millisecond, now)
+				done.merge(e.Tick(now))
+				for _, n := range done.Releases {
+					if !strings.Contains(n.Fragment, "_p") && n.Cluster != "home" {
+						t.Errorf("fragment %s with inputs ran on %s", n.Fragment, n.Cluster)
+					}
+					if n.Root {
+						home++
+						continue
+					}
+					pending = append(pending, n)
+				}
+			}
+			if home != 1 {
+				t.Errorf("the root was released %d times at home, want once", home)
+			}
+		})
+	}
+}
+
+// TestStolenFragmentsOfALostThiefGoHome: a cluster that stops taking fragments (its
+// heartbeat is gone) gives back what it took from other clusters: they are released again
+// at home (a new dispatch), and the old release's late outcome still counts.
+func TestStolenFragmentsOfALostThiefGoHome(t *testing.T) {
+	e := newEngine(t, Config{Steal: StealLeaves})
+	e.SetCluster("home", 1, "", t0)
+	e.SetCluster("thief", 1, "", t0)
+	a, _ := e.Add(Query{ID: "q6", Cluster: "home", DAG: dag(t, "q06", "q6", map[string]int{"lineitem": 2}), PlacedAt: t0}, t0)
+	homeRun := a.Releases[0]
+	a = e.Tick(t0)
+	if len(a.Releases) != 1 || a.Releases[0].Cluster != "thief" {
+		t.Fatalf("the thief took %+v, want one partition", a.Releases)
+	}
+	stolen := a.Releases[0]
+	if a := e.SetCluster("thief", 0, "", t0); len(a.Releases) != 0 {
+		t.Fatalf("released %+v while home's window is full", a.Releases)
+	}
+	a = finished(e, homeRun, time.Millisecond, t0)
+	if len(a.Releases) != 1 || a.Releases[0].Fragment != stolen.Fragment || a.Releases[0].Cluster != "home" || a.Releases[0].Dispatch != stolen.Dispatch+1 {
+		t.Fatalf("after home's partition: %+v; want the thief's partition again at home", a.Releases)
+	}
+	// The thief's run finishes late: it counts, and the fragment is not run a third time.
+	a = finished(e, stolen, time.Millisecond, t0)
+	for _, r := range a.Releases {
+		if r.Fragment == stolen.Fragment {
+			t.Errorf("released %s again after its late outcome", r.Fragment)
+		}
 	}
 }

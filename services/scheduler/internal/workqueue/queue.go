@@ -109,6 +109,8 @@ type Fragment struct {
 	Region string
 	// Arrival is when the query arrived (PolicyFIFO orders by it; zero: the enqueue time).
 	Arrival time.Time
+	// Pinned fragments run only on this queue's cluster (Steal passes over them).
+	Pinned bool
 	// Payload is carried for the caller.
 	Payload any
 }
@@ -344,6 +346,33 @@ func oldestAvailable(h *entryHeap, now time.Time, after time.Duration) (*entry, 
 	return nil, wait
 }
 
+// Steal takes the fragment an idle executor of another cluster, in region, should run
+// next at now, in the same order as Pop: pinned fragments stay; a fragment of the same
+// region (or of none) is available at once, one of another region only after it waited
+// LocalityWait (delay scheduling). It scans the queue: callers steal when idle, not per
+// fragment.
+func (q *Queue) Steal(region string, now time.Time) (Fragment, bool) {
+	for _, lv := range q.levelOrder() {
+		var best *entry
+		for r, h := range q.levels[lv].byRegion {
+			for _, e := range *h {
+				if e.Pinned || (r != "" && r != region && now.Sub(e.enqueued) < q.cfg.LocalityWait) {
+					continue
+				}
+				if best == nil || before(e, best) {
+					best = e
+				}
+			}
+		}
+		if best != nil {
+			q.remove(best)
+			delete(best.q.queued, best.ID)
+			return best.Fragment, true
+		}
+	}
+	return Fragment{}, false
+}
+
 // Charge records executor time a query's fragment used: the query's attained service
 // grows (its queued fragments may sink a level) and the level it ran in is charged.
 func (q *Queue) Charge(queryID string, d time.Duration) {
@@ -427,15 +456,18 @@ func (q *Queue) RemoveQuery(queryID string) []Fragment {
 // entryHeap orders entries by key, then fragment ID.
 type entryHeap []*entry
 
-func (h entryHeap) Len() int { return len(h) }
-func (h entryHeap) Less(i, j int) bool {
-	if h[i].key != h[j].key {
-		return h[i].key < h[j].key
+func (h entryHeap) Len() int           { return len(h) }
+func (h entryHeap) Less(i, j int) bool { return before(h[i], h[j]) }
+
+// before orders entries of one level: key, then tie, then ID.
+func before(a, b *entry) bool {
+	if a.key != b.key {
+		return a.key < b.key
 	}
-	if h[i].tie != h[j].tie {
-		return h[i].tie < h[j].tie
+	if a.tie != b.tie {
+		return a.tie < b.tie
 	}
-	return h[i].ID < h[j].ID
+	return a.ID < b.ID
 }
 func (h entryHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]

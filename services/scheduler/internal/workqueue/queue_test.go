@@ -178,6 +178,32 @@ func TestLocalityWaitIsBounded(t *testing.T) {
 	}
 }
 
+// TestStealRespectsPinsAndLocality: an executor of another cluster takes fragments in the
+// queue's order, never a pinned one (a root), at once in the fragment's region, and from
+// another region only after the locality wait.
+func TestStealRespectsPinsAndLocality(t *testing.T) {
+	q := newQueue(t, Config{LocalityWait: 100 * time.Millisecond})
+	push(t, q, Fragment{Query: "a", ID: "root", Region: "eu", Pinned: true}, 0)
+	push(t, q, Fragment{Query: "a", ID: "scan-eu", Region: "eu"}, 10*time.Millisecond)
+	push(t, q, Fragment{Query: "b", ID: "scan-us", Region: "us"}, 20*time.Millisecond)
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	if f, ok := q.Steal("us", at(30*time.Millisecond)); !ok || f.ID != "scan-us" {
+		t.Fatalf("a us thief got %+v %v, want the us scan (its region) before the older eu one", f, ok)
+	}
+	if f, ok := q.Steal("us", at(50*time.Millisecond)); ok {
+		t.Fatalf("a us thief got %+v before the eu scan's locality wait ended", f)
+	}
+	if f, ok := q.Steal("us", at(110*time.Millisecond)); !ok || f.ID != "scan-eu" {
+		t.Fatalf("after the locality wait a us thief got %+v %v, want the eu scan", f, ok)
+	}
+	if f, ok := q.Steal("eu", at(time.Hour)); ok {
+		t.Fatalf("a thief took the pinned root %+v", f)
+	}
+	if f, ok, _ := q.Pop("eu", at(time.Hour)); !ok || f.ID != "root" || q.Len() != 0 {
+		t.Fatalf("the queue's own executor got %+v %v (left %d), want the root", f, ok, q.Len())
+	}
+}
+
 func TestLimitsAndRemoval(t *testing.T) {
 	q := newQueue(t, Config{MaxQueued: 2})
 	push(t, q, Fragment{Query: "a", ID: "1"}, 0)
