@@ -28,7 +28,7 @@ test: ## Run every module's tests, end-to-end and crash tests included (also bui
 
 .PHONY: bench
 bench: ## Run the benchmarks and print the figures the issues ask for (see docs/benchmarks.md)
-	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 20m ./services/sluice/bench/ ./services/admission/ ./services/admission/internal/groups/ ./services/placement/internal/framework/ ./services/scheduler/ | tee bench.out
+	$(GO) test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 20m ./services/sluice/bench/ ./services/admission/ ./services/admission/internal/groups/ ./services/placement/internal/framework/ ./services/scheduler/ ./services/scheduler/internal/plans/ | tee bench.out
 
 .PHONY: fuzz
 fuzz: ## Fuzz the parsers for 30 s each

@@ -17,7 +17,7 @@ import (
 var t0 = time.Date(2026, 11, 21, 12, 0, 0, 0, time.UTC)
 
 // dag cuts the Isthmus plan of a TPC-H query for query ID id.
-func dag(t *testing.T, tpch, id string, partitions map[string]int) *fragment.DAG {
+func dag(t testing.TB, tpch, id string, partitions map[string]int) *fragment.DAG {
 	t.Helper()
 	p, err := fragment.Parse(shareddata.IsthmusPlan(t, tpch), "application/json")
 	if err != nil {
