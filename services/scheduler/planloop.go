@@ -47,6 +47,8 @@ type planLoop struct {
 	// rebuilding is true until both logs were folded; releases are held back meanwhile.
 	rebuilding bool
 	status     *follow.Follower // the fragment outcomes, followed once QUERIES is folded
+	// failed ends the loop with this error (the outcomes cannot be followed).
+	failed error
 
 	slotsMu sync.Mutex
 	slots   map[string]int // each cluster's executor slots, for partitioning
@@ -108,6 +110,9 @@ func (l *planLoop) run(ctx context.Context) error {
 			for _, in := range l.inputs.take() {
 				l.apply(ctx, in(time.Now()))
 			}
+			if l.failed != nil {
+				return l.failed
+			}
 		case now := <-tick.C:
 			l.apply(ctx, l.engine.Tick(now))
 			l.publishLoad(ctx, now)
@@ -131,9 +136,10 @@ func (l *planLoop) queriesFolded(ctx context.Context) func(time.Time) plans.Acti
 			l.submit(l.onStatus(msg))
 		})
 		if err != nil {
-			// Without outcomes no plan can progress: fail loudly and let the process restart.
-			l.log.Error("cannot follow fragment outcomes", "err", err)
-			panic(fmt.Sprintf("scheduler: follow %s: %v", events.StreamFragmentStatus, err))
+			// Without outcomes no plan can progress: the scheduler stops with the error
+			// (and its process restarts under its supervisor).
+			l.failed = fmt.Errorf("scheduler: %w", err)
+			return plans.Actions{}
 		}
 		l.status = st
 		go awaitCaughtUp(ctx, st, func() { l.submit(l.rebuilt) })
