@@ -202,7 +202,7 @@ func eachEvent(t *testing.T, js jetstream.JetStream, subjects []string, fn func(
 	// An ephemeral consumer deleted after the read: tests poll the log in loops, and
 	// lingering consumers would hit the stream's consumer limit.
 	stream := events.StreamQueries
-	if strings.HasPrefix(subjects[0], "sluice.fragment-status.") {
+	if len(subjects) > 0 && strings.HasPrefix(subjects[0], "sluice.fragment-status.") {
 		stream = events.StreamFragmentStatus
 	}
 	cons, err := js.CreateConsumer(ctx, stream, jetstream.ConsumerConfig{FilterSubjects: subjects,
