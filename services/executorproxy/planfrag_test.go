@@ -3,9 +3,11 @@ package executorproxy
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/sluicehq/sluice/events"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/fragexec"
 )
@@ -49,5 +51,28 @@ func TestIntermediateDiskReserve(t *testing.T) {
 	p.disk = 0
 	if qe := p.checkDisk(); qe != nil {
 		t.Errorf("no reserve, yet refused: %v", qe)
+	}
+}
+
+// TestMissingInputsAreNamed: a parent whose child's output is gone (its executor's disk
+// is not shared, and no object-store copy exists) names that child, so that the scheduler
+// reruns it; inputs that exist are passed by path.
+func TestMissingInputsAreNamed(t *testing.T) {
+	store, err := fragexec.NewStore(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &planExecutor{x: &executor{cfg: Config{Cluster: "local-2"}}, store: store}
+	here := filepath.Join(t.TempDir(), "f2.parquet")
+	if err := os.WriteFile(here, []byte("PAR1"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	frag := events.Fragment{Query: events.QuerySpec{ID: "q1"}, FragmentID: "f0", Inputs: []events.FragmentOutput{
+		{Fragment: "f1", Cluster: "local-1", Path: "/nonexistent/local-1/q1/f1.parquet"},
+		{Fragment: "f2", Cluster: "local-2", Path: here},
+	}}
+	in, missing := p.inputs(t.Context(), frag)
+	if !slices.Equal(missing, []string{"f1"}) || in["f2"] != here || len(in) != 1 {
+		t.Errorf("inputs = %v, missing %v; want f2 at %s and f1 missing", in, missing, here)
 	}
 }
