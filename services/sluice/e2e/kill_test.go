@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/fragment"
 	"github.com/sluicehq/sluice/pkg/natstest"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/rowcompare"
@@ -296,4 +297,100 @@ func TestExecutorKilledWithPlanFragments(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// TestKilledThiefsOutputsAreRerun: executors that do not share a disk, and fragments
+// stolen across clusters (SLUICE_STEAL_FRAGMENTS=leaves). A plan placed on local-1, whose
+// only slot is held by an endless query, has its table scans run by local-2 (but the one
+// already waiting at local-1). local-2 is
+// then SIGKILLed and its disk is gone with it. When local-1's slot frees, the joins find
+// their inputs missing and say which; the scheduler reruns those scans on local-1, and the
+// plan returns DuckDB's rows.
+func TestKilledThiefsOutputsAreRerun(t *testing.T) {
+	f := newFleet(t, 8)
+	f.env = append(f.env, "SLUICE_HEARTBEAT_TIMEOUT=1s", "SLUICE_CLUSTER_LOST_AFTER=3s", "SLUICE_SLOTS=1", "SLUICE_STEAL_FRAGMENTS=leaves")
+	disks := map[string]string{"local-1": filepath.Join(f.dir, "disk-1"), "local-2": filepath.Join(f.dir, "disk-2")}
+	f.clusterEnv = map[string][]string{}
+	for name, dir := range disks {
+		f.clusterEnv[name] = []string{"SLUICE_INTERMEDIATE_DIR=" + dir}
+	}
+	f.start()
+	nc, js := f.js(t)
+	defer nc.Close()
+	c := rawClient{t: t, base: "http://" + f.httpAddr, headers: map[string]string{"X-Trino-User": "thief", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+
+	// The plan's scans: the fragments without inputs (one slot per cluster: no partitions).
+	p, err := fragment.Parse(shareddata.IsthmusPlan(t, "q03"), "application/json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dag, err := fragment.Cut(p, fragment.Options{QueryID: "q"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scans := 0
+	for _, fr := range dag.Fragments {
+		if len(fr.Deps) == 0 {
+			scans++
+		}
+	}
+
+	f.cli(t, "clusters", "drain", "local-2")
+	natstest.Eventually(t, 30*time.Second, "local-2 drained", func() bool { return f.clusterState(t, "local-2") == "drained" })
+	endless := c.results(http.MethodPost, c.base+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 1").ID
+	natstest.Eventually(t, 30*time.Second, "endless query running on local-1", func() bool { return len(histories(t, js)[endless].startedOnly()) == 1 })
+	plan := c.postPlan(shareddata.IsthmusPlan(t, "q03"), "application/json", nil)
+	if plan.Error != nil {
+		t.Fatalf("plan refused: %s", plan.Error.Message)
+	}
+	f.cli(t, "clusters", "resume", "local-2")
+	// One scan was released to local-1's window (1 slot x 1) at placement and waits there
+	// for the slot; local-2 takes the others.
+	natstest.Eventually(t, 30*time.Second, "local-2 ran the plan's other scans", func() bool {
+		_, perQuery := fragmentsDoneOn(t, js, "local-2")
+		return perQuery[plan.ID] == scans-1
+	})
+	if h := histories(t, js)[plan.ID]; len(h.placed) != 1 || h.placed[0].Cluster != "local-1" {
+		t.Fatalf("plan placements %+v, want local-1 only", h.placed)
+	}
+	if err := f.procs["local-2"].Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.procs["local-2"].Wait()
+	if err := os.RemoveAll(disks["local-2"]); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 30*time.Second, "local-2 no longer ready", func() bool { return f.clusterState(t, "local-2") != "ready" })
+	if code, _ := c.do(http.MethodDelete, c.base+"/v1/query/"+endless, ""); code >= 300 {
+		t.Fatalf("cancel the endless query: %d", code)
+	}
+
+	pages := c.follow(plan)
+	if last := pages[len(pages)-1]; last.Error != nil {
+		t.Fatalf("the plan failed: %s: %s", last.Error.ErrorName, last.Error.Message)
+	}
+	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), tpchSQL(t, 3, "tpch.tiny."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rowcompare.CompareRows(wireRows(pages), want, true); err != nil {
+		t.Errorf("q03 after losing local-2's outputs differs from DuckDB: %v", err)
+	}
+	missing := 0
+	eachEvent(t, js, []string{events.SubjectFragmentFailed}, func(m jetstream.Msg) bool {
+		var d events.FragmentFailed
+		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentFailed, &d); err == nil && d.QueryID == plan.ID && d.Retriable {
+			missing += len(d.MissingInputs)
+		}
+		return true
+	})
+	if missing == 0 {
+		t.Error("no fragment reported its inputs missing: the lost outputs were not exercised")
+	}
+	if _, perQuery := fragmentsDoneOn(t, js, "local-1"); perQuery[plan.ID] < missing {
+		t.Errorf("local-1 ran %d fragments of the plan, want at least the %d lost scans rerun", perQuery[plan.ID], missing)
+	}
+	if h := histories(t, js)[plan.ID]; len(h.started) != 1 || h.started[0].Cluster != "local-1" {
+		t.Errorf("the root started %+v, want once on local-1", h.started)
+	}
 }

@@ -34,6 +34,8 @@ type fleet struct {
 	env      []string
 	// admissions names the admission replicas (each its own process, identity = name).
 	admissions []string
+	// clusterEnv is extra environment of one cluster's executor-proxy, by name.
+	clusterEnv map[string][]string
 }
 
 func freePort(t *testing.T) int {
@@ -80,8 +82,8 @@ func (f *fleet) start() {
 	}
 	f.spawn("placement", nil, "placement")
 	f.spawn("scheduler", nil, "scheduler")
-	f.spawn("local-1", []string{"SLUICE_CLUSTER=local-1"}, "executor-proxy")
-	f.spawn("local-2", []string{"SLUICE_CLUSTER=local-2"}, "executor-proxy")
+	f.spawn("local-1", append([]string{"SLUICE_CLUSTER=local-1"}, f.clusterEnv["local-1"]...), "executor-proxy")
+	f.spawn("local-2", append([]string{"SLUICE_CLUSTER=local-2"}, f.clusterEnv["local-2"]...), "executor-proxy")
 	natstest.Eventually(f.t, 60*time.Second, "ingest answering", func() bool {
 		resp, err := http.Get("http://" + f.httpAddr + "/v1/info")
 		if err != nil {

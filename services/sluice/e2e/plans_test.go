@@ -178,3 +178,91 @@ func TestPlanCancelAndErrors(t *testing.T) {
 		t.Fatalf("a fetch without input: %+v, want SYNTAX_ERROR naming root.input", bad.Error)
 	}
 }
+
+// TestIdleClusterStealsFragments: a plan placed on local-1, whose only slot is held by an
+// endless SQL query, makes progress on local-2: once local-2 takes work again, it takes
+// the plan's fragments off local-1's queue and runs them under local-1's claim. The root
+// stays on local-1 (the client is handed to it) and runs once its slot frees; the rows
+// are DuckDB's.
+func TestIdleClusterStealsFragments(t *testing.T) {
+	dataDir := newDataDir(t)
+	port := freePort(t)
+	url := upOn(t, dataDir, func(c *cli.UpConfig) { c.NatsListen = fmt.Sprintf("127.0.0.1:%d", port); c.Slots = 1 })
+	nc, err := nats.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	c := rawClient{t: t, base: url, headers: map[string]string{"X-Trino-User": "thief", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+	state := func(name string) string {
+		_, body := c.do(http.MethodGet, url+"/v1/clusters/"+name, "")
+		var v struct {
+			State string `json:"state"`
+		}
+		_ = json.Unmarshal(body, &v)
+		return v.State
+	}
+
+	if code, body := c.do(http.MethodPost, url+"/v1/clusters/local-2/drain", ""); code != http.StatusOK {
+		t.Fatalf("drain local-2: %d %s", code, body)
+	}
+	natstest.Eventually(t, 30*time.Second, "local-2 drained", func() bool { return state("local-2") == "drained" })
+	endless := c.results(http.MethodPost, url+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 1").ID
+	natstest.Eventually(t, 30*time.Second, "the endless query running on local-1", func() bool {
+		h := histories(t, js)[endless]
+		return h != nil && len(h.started) == 1 && h.started[0].Cluster == "local-1"
+	})
+	plan := c.postPlan(shareddata.IsthmusPlan(t, "q03"), "application/json", nil)
+	if plan.Error != nil {
+		t.Fatalf("plan refused: %s", plan.Error.Message)
+	}
+	natstest.Eventually(t, 30*time.Second, "the plan placed on local-1", func() bool {
+		h := histories(t, js)[plan.ID]
+		return h != nil && len(h.placed) == 1 && h.placed[0].Cluster == "local-1"
+	})
+	if code, body := c.do(http.MethodPost, url+"/v1/clusters/local-2/resume", ""); code != http.StatusOK {
+		t.Fatalf("resume local-2: %d %s", code, body)
+	}
+	natstest.Eventually(t, 30*time.Second, "local-2 ran fragments of the plan placed on local-1", func() bool {
+		_, perQuery := fragmentsDoneOn(t, js, "local-2")
+		return perQuery[plan.ID] > 0
+	})
+	if code, _ := c.do(http.MethodDelete, url+"/v1/query/"+endless, ""); code >= 300 {
+		t.Fatalf("cancel the endless query: %d", code)
+	}
+
+	pages := c.follow(plan)
+	if last := pages[len(pages)-1]; last.Error != nil {
+		t.Fatalf("the plan failed: %s: %s", last.Error.ErrorName, last.Error.Message)
+	}
+	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), tpchSQL(t, 3, "tpch.tiny."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rowcompare.CompareRows(wireRows(pages), want, true); err != nil {
+		t.Errorf("q03 with stolen fragments differs from DuckDB: %v", err)
+	}
+	h := histories(t, js)[plan.ID]
+	if len(h.started) != 1 || h.started[0].Cluster != "local-1" {
+		t.Errorf("the root started %+v, want once on local-1", h.started)
+	}
+}
+
+// fragmentsDoneOn counts the fragment-done events of cluster, by query.
+func fragmentsDoneOn(t *testing.T, js jetstream.JetStream, cluster string) (int, map[string]int) {
+	t.Helper()
+	total, perQuery := 0, map[string]int{}
+	eachEvent(t, js, []string{events.SubjectFragmentDone}, func(m jetstream.Msg) bool {
+		var d events.FragmentDone
+		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentDone, &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Cluster == cluster {
+			total++
+			perQuery[d.QueryID]++
+		}
+		return true
+	})
+	return total, perQuery
+}

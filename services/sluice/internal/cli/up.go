@@ -48,6 +48,13 @@ type UpConfig struct {
 	Dispatches     int           `envconfig:"DISPATCH_ATTEMPTS" default:"3" desc:"failed dispatches (cluster down, 5xx) a query may have, each placed again elsewhere, before it fails"`
 	LostAfter      time.Duration `envconfig:"CLUSTER_LOST_AFTER" default:"30s" desc:"queries running on a cluster silent for this long fail with SLUICE_CLUSTER_LOST"`
 	Progress       time.Duration `envconfig:"PROGRESS_INTERVAL" default:"5s" desc:"how often at most a running query's memory on a coordinator is reported to admission (0: never)"`
+	DuckDBThreads  int           `envconfig:"DUCKDB_THREADS" default:"0" desc:"DuckDB worker threads of each local cluster (0: DuckDB's default, one per core; 1: each running query or fragment has only its own thread)"`
+
+	// Plan scheduling (see services/scheduler).
+	QueuePolicy          string          `envconfig:"QUEUE_POLICY" default:"decay" desc:"order of each cluster's ready plan fragments: decay (levels of attained service, priority, remaining cost, aging), fifo or fair (baselines)"`
+	QueueLevels          []time.Duration `envconfig:"QUEUE_LEVELS" default:"0s,1s,10s,60s,300s" desc:"attained executor time thresholds of the plan queue's levels (decay)"`
+	QueueLevelMultiplier float64         `envconfig:"QUEUE_LEVEL_MULTIPLIER" default:"2" desc:"executor time share of a plan queue level relative to the next (decay)"`
+	QueueCostWeight      time.Duration   `envconfig:"QUEUE_COST_WEIGHT" default:"100ms" desc:"plan queue handicap per doubling of a query's remaining cost estimate (decay)"`
 
 	// OnCluster, when set, is called with each local cluster's name and base URL once it
 	// takes work (benchmarks compare against a cluster's own endpoint).
@@ -180,7 +187,7 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 			port = basePort + i - 1
 		}
 		startCluster(fmt.Sprintf("local-%d", i), net.JoinHostPort(clusterHost, strconv.Itoa(port)), func(xc *executorproxy.Config) {
-			xc.DataDir, xc.TPCHScale, xc.ResultBufferBytes = cfg.DataDir, cfg.TPCHScale, 16<<20
+			xc.DataDir, xc.TPCHScale, xc.ResultBufferBytes, xc.Threads = cfg.DataDir, cfg.TPCHScale, 16<<20, cfg.DuckDBThreads
 		})
 	}
 	for _, cc := range coords {
@@ -199,7 +206,10 @@ func Up(ctx context.Context, cfg UpConfig, ready func(url string), log *slog.Log
 			LostAfter: cfg.LostAfter, Server: ns, Logger: log, Topology: &topo})
 	})
 	start("scheduler", func(ctx context.Context) error {
-		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Server: ns, Logger: log, Topology: &topo})
+		// The local clusters share the data directory, so each reads the others'
+		// intermediate results: any fragment but a root may run on an idle cluster.
+		return scheduler.Run(ctx, scheduler.Config{AckWait: 30 * time.Second, Policy: cfg.QueuePolicy, Levels: cfg.QueueLevels, LevelMultiplier: cfg.QueueLevelMultiplier, CostWeight: cfg.QueueCostWeight,
+			Steal: "all", Server: ns, Logger: log, Topology: &topo})
 	})
 	start("ingest", func(ctx context.Context) error {
 		return ingest.Run(ctx, ingest.Config{HTTPAddr: cfg.HTTPAddr, GRPCAddr: cfg.GRPCAddr, MaxQueryBytes: 1 << 20, ClientTimeout: cfg.ClientTimeout, VerdictWait: time.Second,
