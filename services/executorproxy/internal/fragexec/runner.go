@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/sluicehq/sluice/services/executorproxy/internal/engine"
 	"github.com/sluicehq/sluice/services/executorproxy/internal/substraitsql"
@@ -87,15 +88,34 @@ func WithCatalog(c engine.Catalog, schema string) Option {
 // Partition reads ["__sluice_partition", i, n, TABLE] read partition i of n of the
 // table's Parquet data: with at least n files (<dir>/<table>/*.parquet, sorted), files
 // are dealt round-robin (i, i+n, …); with fewer (the usual single <dir>/<table>.parquet)
-// every partition reads all files and keeps the rows whose number within their file is
-// i modulo n. Row-modulo partitions are exact and need no metadata, but each of them
-// decodes the whole file; contiguous row ranges would let DuckDB skip row groups.
+// partition i reads the i-th of n contiguous row ranges of each file (the row counts come
+// from the files' footers, once per file), so DuckDB skips the other row groups.
 type Runner struct {
 	db      *sql.DB
 	store   *Store
 	catalog string
 	schema  string
 	dir     string
+
+	mu   sync.Mutex
+	rows map[string]int64 // Parquet file → row count
+}
+
+// fileRows returns a Parquet file's row count, read from its footer once.
+func (r *Runner) fileRows(file string) (int64, error) {
+	r.mu.Lock()
+	n, ok := r.rows[file]
+	r.mu.Unlock()
+	if ok {
+		return n, nil
+	}
+	if err := r.db.QueryRow("SELECT CAST(num_rows AS BIGINT) FROM parquet_file_metadata(?)", file).Scan(&n); err != nil {
+		return 0, fmt.Errorf("row count of %s: %w", file, err)
+	}
+	r.mu.Lock()
+	r.rows[file] = n
+	r.mu.Unlock()
+	return n, nil
 }
 
 // NewRunner returns a Runner that runs fragments on db and keeps their outputs in store.
@@ -103,7 +123,7 @@ func NewRunner(db *sql.DB, store *Store, opts ...Option) (*Runner, error) {
 	if db == nil || store == nil {
 		return nil, fmt.Errorf("%w: a database and a store are required", ErrInvalidOption)
 	}
-	r := &Runner{db: db, store: store, catalog: DefaultCatalog, schema: DefaultSchema}
+	r := &Runner{db: db, store: store, catalog: DefaultCatalog, schema: DefaultSchema, rows: map[string]int64{}}
 	for _, o := range opts {
 		if err := o(r); err != nil {
 			return nil, err
@@ -120,7 +140,7 @@ func (r *Runner) SQL(f Fragment) (string, []string, error) {
 	if f.Plan == nil {
 		return "", nil, fmt.Errorf("%w: fragment %s has no plan", ErrPlan, f.ID)
 	}
-	t := &tables{catalog: r.catalog, schema: r.schema, dir: r.dir, inputs: f.Inputs}
+	t := &tables{catalog: r.catalog, schema: r.schema, dir: r.dir, inputs: f.Inputs, rows: r.fileRows}
 	q, err := substraitsql.Translate(f.Plan, substraitsql.Options{Table: t.table})
 	switch {
 	case errors.Is(err, ErrInput):

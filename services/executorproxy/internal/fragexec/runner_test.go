@@ -264,7 +264,11 @@ func TestPartitionReads(t *testing.T) {
 		exec(fmt.Sprintf("COPY (SELECT * FROM read_parquet(%s) WHERE o_orderkey %% 3 = %d) TO %s (FORMAT PARQUET)",
 			quoteString(src), i, quoteString(filepath.Join(dir, "split", fmt.Sprintf("part%d.parquet", i)))))
 	}
-	tb := &tables{catalog: "tpch", schema: "tiny", dir: dir}
+	rows := func(file string) (n int64, err error) {
+		err = db.DB().QueryRowContext(t.Context(), "SELECT CAST(num_rows AS BIGINT) FROM parquet_file_metadata(?)", file).Scan(&n)
+		return n, err
+	}
+	modulo, ranges := &tables{catalog: "tpch", schema: "tiny", dir: dir}, &tables{catalog: "tpch", schema: "tiny", dir: dir, rows: rows}
 	var total int
 	if err := db.DB().QueryRowContext(t.Context(), "SELECT count(*) FROM read_parquet("+quoteString(src)+")").Scan(&total); err != nil {
 		t.Fatal(err)
@@ -272,13 +276,18 @@ func TestPartitionReads(t *testing.T) {
 	for _, tc := range []struct {
 		table string
 		n     int
-	}{{"SINGLE", 1}, {"SINGLE", 4}, {"SPLIT", 2}, {"SPLIT", 3}, {"SPLIT", 5}} {
-		t.Run(fmt.Sprintf("%s/%d", tc.table, tc.n), func(t *testing.T) {
+		tb    *tables
+	}{{"SINGLE", 1, ranges}, {"SINGLE", 4, ranges}, {"SINGLE", 4, modulo}, {"SPLIT", 2, ranges}, {"SPLIT", 3, ranges}, {"SPLIT", 5, ranges}, {"SPLIT", 5, modulo}} {
+		tb := tc.tb
+		t.Run(fmt.Sprintf("%s/%d/ranges=%v", tc.table, tc.n, tb.rows != nil), func(t *testing.T) {
 			var parts []string
 			for i := range tc.n {
 				expr, err := tb.table([]string{fragment.PartitionTable, fmt.Sprint(i), fmt.Sprint(tc.n), tc.table})
 				if err != nil {
 					t.Fatal(err)
+				}
+				if ranged := strings.Contains(expr, "file_row_number >="); tc.table == "SINGLE" && tc.n > 1 && ranged != (tb.rows != nil) {
+					t.Errorf("partition %d reads %s; want a row range exactly when row counts are known", i, expr)
 				}
 				parts = append(parts, "SELECT * FROM "+expr+" AS p")
 			}

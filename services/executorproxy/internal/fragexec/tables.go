@@ -22,6 +22,9 @@ type tables struct {
 	dir             string            // the schema's Parquet directory, for partition reads
 	inputs          map[string]string // child fragment ID → Parquet path
 	used            []string          // input paths read, in plan order
+	// rows returns a Parquet file's row count (from its footer); nil: partitions of a
+	// file are rows modulo n instead of contiguous ranges.
+	rows func(file string) (int64, error)
 }
 
 // table is a substraitsql.Options.Table function.
@@ -53,8 +56,11 @@ func (t *tables) table(names []string) (string, error) {
 
 // partition maps ["__sluice_partition", i, n, TABLE] to partition i of n of TABLE's
 // Parquet files. With at least n files, partition i reads files i, i+n, i+2n, … (sorted
-// by name); otherwise it reads every file and keeps the rows whose number within their
-// file is i modulo n. Either way every row lands in exactly one partition.
+// by name). Otherwise it reads rows [i·N/n, (i+1)·N/n) of each file of N rows: a range of
+// file_row_number, which DuckDB pushes into the reader, so each partition decodes only
+// its row groups. Without row counts it keeps the rows whose number within their file is
+// i modulo n (exact, but every partition decodes every file). Either way every row lands
+// in exactly one partition.
 func (t *tables) partition(names []string) (string, error) {
 	if len(names) < 4 {
 		return "", fmt.Errorf("%w: partition read %q", ErrPlan, strings.Join(names, "."))
@@ -82,8 +88,21 @@ func (t *tables) partition(names []string) (string, error) {
 		}
 		return "read_parquet(" + fileList(mine) + ")", nil
 	}
-	return fmt.Sprintf("(SELECT * EXCLUDE (file_row_number) FROM read_parquet(%s, file_row_number = true) WHERE file_row_number %% %d = %d)",
-		fileList(files), n, i), nil
+	if t.rows == nil {
+		return fmt.Sprintf("(SELECT * EXCLUDE (file_row_number) FROM read_parquet(%s, file_row_number = true) WHERE file_row_number %% %d = %d)",
+			fileList(files), n, i), nil
+	}
+	var ranges []string
+	for _, f := range files {
+		rows, err := t.rows(f)
+		if err != nil {
+			return "", fmt.Errorf("%w: partition read of %s: %w", ErrInput, name, err)
+		}
+		lo, hi := rows*int64(i)/int64(n), rows*int64(i+1)/int64(n)
+		ranges = append(ranges, fmt.Sprintf("SELECT * EXCLUDE (file_row_number) FROM read_parquet(%s, file_row_number = true) WHERE file_row_number >= %d AND file_row_number < %d",
+			quoteString(f), lo, hi))
+	}
+	return "(" + strings.Join(ranges, " UNION ALL ") + ")", nil
 }
 
 // baseTable is the lower-cased name of a base table read as names: the last component,
