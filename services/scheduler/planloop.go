@@ -18,6 +18,7 @@ import (
 	"github.com/sluicehq/sluice/pkg/follow"
 	"github.com/sluicehq/sluice/pkg/fragment"
 	"github.com/sluicehq/sluice/pkg/protocol"
+	"github.com/sluicehq/sluice/pkg/tpchgen"
 	"github.com/sluicehq/sluice/services/scheduler/internal/plans"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -326,7 +327,7 @@ func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG
 			parts[t] = n
 		}
 	}
-	dag, err := fragment.Cut(plan, fragment.Options{QueryID: strings.ToLower(p.Query.ID), ScaleFactor: l.cfg.ScaleFactor, Partitions: parts})
+	dag, err := fragment.Cut(plan, fragment.Options{QueryID: strings.ToLower(p.Query.ID), ScaleFactor: scaleOf(p.Query.Schema, l.cfg.ScaleFactor), Partitions: parts})
 	if err != nil {
 		return nil, nil, protocol.NewError(protocol.NotSupported, "%v", err)
 	}
@@ -337,6 +338,16 @@ func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG
 		}
 	}
 	return dag, encoded, nil
+}
+
+// scaleOf is the TPC-H scale factor of schema for the cost model ("tiny", "sf1",
+// "sf0_1", as the executors name the TPC-H schemas they generate); any other schema has
+// the configured scale.
+func scaleOf(schema string, configured float64) float64 {
+	if f, ok := tpchgen.ScaleFromSchema(schema); ok {
+		return f
+	}
+	return configured
 }
 
 // apply carries out the engine's actions: fragments are published without waiting for

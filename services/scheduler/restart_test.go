@@ -100,3 +100,12 @@ func TestLoadReportsMemorySoftLimit(t *testing.T) {
 		})
 	}
 }
+
+// TestScaleOfSchema: the cost model's scale follows the TPC-H schema a plan reads.
+func TestScaleOfSchema(t *testing.T) {
+	for schema, want := range map[string]float64{"tiny": 0.01, "sf1": 1, "sf100": 100, "sf0_1": 0.1, "sf0_5": 0.5, "sales": 0.2, "sfx": 0.2, "": 0.2} {
+		if got := scaleOf(schema, 0.2); got != want {
+			t.Errorf("scaleOf(%q) = %v, want %v", schema, got, want)
+		}
+	}
+}

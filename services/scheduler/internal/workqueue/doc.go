@@ -11,7 +11,9 @@
 // short query arriving later overtakes it at the next fragment boundary.
 //
 // Every level has a share of executor time, LevelMultiplier times the share of the next
-// level (Trino: 2). Pop serves the non-empty level that is furthest below its share (the
+// level (Trino: 2). A fragment's executor time is charged to the level its query was in,
+// and, when it carried the query across thresholds, spread over each level up to that
+// level's width (as Trino does for a long quantum). Pop serves the non-empty level that is furthest below its share (the
 // lowest scheduled time divided by share), so long queries still progress while short ones
 // go first. A level that becomes non-empty starts level with the least-served busy level
 // (ties go to the lower level): its idle time does not turn into a burst that would starve
@@ -19,9 +21,11 @@
 //
 // Within a level, fragments are ordered by a static key in units of time, lowest first:
 //
-//	key = enqueued − priority × AgingStep + CostWeight × log2(1 + remaining cost in ms)
+//	key = arrival − priority × AgingStep + CostWeight × log2(1 + remaining cost in ms)
 //
-// The enqueue time makes the order FIFO among equals; each unit of declared priority is
+// The arrival is the query's (the enqueue time when it is unknown), so all fragments of a
+// query share its age and a query's next stage does not queue behind everything that
+// arrived while its previous stage ran; it makes the order FIFO among equals; each unit of declared priority is
 // worth AgingStep of waiting; each doubling of the query's remaining cost estimate (the
 // SRPT prior) costs CostWeight. Because every waiting fragment ages at the same rate, the
 // key never changes while it waits: a fragment that has waited longer than its priority and

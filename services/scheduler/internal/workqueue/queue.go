@@ -107,7 +107,8 @@ type Fragment struct {
 	RemainingCost time.Duration
 	// Region is where the fragment's inputs are ("": anywhere).
 	Region string
-	// Arrival is when the query arrived (PolicyFIFO orders by it; zero: the enqueue time).
+	// Arrival is when the query arrived (PolicyFIFO and the decay key order by it; zero:
+	// the enqueue time).
 	Arrival time.Time
 	// Pinned fragments run only on this queue's cluster (Steal passes over them).
 	Pinned bool
@@ -203,7 +204,13 @@ func (q *Queue) key(e *entry) int64 {
 		e.tie = e.enqueued.UnixNano()
 		return int64(e.q.attained)
 	}
-	k := e.enqueued.UnixNano() - int64(e.Priority)*int64(q.cfg.AgingStep)
+	// A query's fragments share its age: its next stage does not go behind every
+	// fragment queued meanwhile.
+	since := e.enqueued
+	if !e.Arrival.IsZero() {
+		since = e.Arrival
+	}
+	k := since.UnixNano() - int64(e.Priority)*int64(q.cfg.AgingStep)
 	if e.RemainingCost > 0 {
 		k += int64(float64(q.cfg.CostWeight) * math.Log2(1+float64(e.RemainingCost.Milliseconds())))
 	}
@@ -384,7 +391,7 @@ func (q *Queue) Charge(queryID string, d time.Duration) {
 		qs = &query{queued: map[string]*entry{}}
 		q.queries[queryID] = qs
 	}
-	q.levels[qs.level].scheduled += d.Seconds()
+	q.chargeLevels(qs.attained, d)
 	qs.attained += d
 	if q.cfg.Policy == PolicyFair {
 		for _, e := range qs.queued { // the key is the attained service
@@ -402,6 +409,28 @@ func (q *Queue) Charge(queryID string, d time.Duration) {
 		q.remove(e)
 		q.insert(e, lv)
 	}
+}
+
+// chargeLevels adds d of executor time, used by a query that had attained before, to the
+// levels' scheduled time. A fragment that carried its query across level thresholds is
+// charged to each level up to that level's width, the rest to the level it reached (as
+// Trino's MultilevelSplitQueue does for a long quantum): a long fragment finishing does
+// not make the low levels look over-served.
+func (q *Queue) chargeLevels(attained, d time.Duration) {
+	lv := q.levelOf(attained)
+	for ; lv+1 < len(q.cfg.Levels) && d > 0; lv++ {
+		room := q.cfg.Levels[lv+1] - attained
+		if room <= 0 {
+			continue
+		}
+		if d <= room {
+			break
+		}
+		q.levels[lv].scheduled += room.Seconds()
+		d -= room
+		attained += room
+	}
+	q.levels[lv].scheduled += d.Seconds()
 }
 
 func (q *Queue) levelOf(attained time.Duration) int {

@@ -295,3 +295,35 @@ func TestBaselinePolicies(t *testing.T) {
 		t.Error("an unknown policy was accepted")
 	}
 }
+
+// TestNextStageKeepsItsQuerysAge: in the decay order a query's fragments share its
+// arrival, so its next stage is not queued behind queries that arrived while its
+// previous stage ran.
+func TestNextStageKeepsItsQuerysAge(t *testing.T) {
+	q := newQueue(t, Config{})
+	push(t, q, Fragment{Query: "later", ID: "scan", Arrival: t0.Add(5 * time.Second)}, 5*time.Second)
+	push(t, q, Fragment{Query: "earlier", ID: "join", Arrival: t0}, 10*time.Second)
+	if got := drain(q, "", t0.Add(10*time.Second)); !slices.Equal(got, []string{"earlier/join", "later/scan"}) {
+		t.Errorf("order %v; want the earlier query's next stage first", got)
+	}
+}
+
+// TestLongFragmentIsChargedAcrossLevels: executor time that carries a query across level
+// thresholds is charged to each level up to its width, the rest to the level reached.
+func TestLongFragmentIsChargedAcrossLevels(t *testing.T) {
+	q := newQueue(t, Config{Levels: []time.Duration{0, time.Second, 10 * time.Second}})
+	q.Charge("long", 15*time.Second)
+	want := []float64{1, 9, 5}
+	for i, w := range want {
+		if got := q.levels[i].scheduled; math.Abs(got-w) > 1e-9 {
+			t.Errorf("level %d charged %.3fs, want %.0fs", i, got, w)
+		}
+	}
+	if _, lv := q.Attained("long"); lv != 2 {
+		t.Errorf("query at level %d, want 2", lv)
+	}
+	q.Charge("short", 300*time.Millisecond)
+	if got := q.levels[0].scheduled; math.Abs(got-1.3) > 1e-9 {
+		t.Errorf("level 0 charged %.3fs after a short fragment, want 1.3s", got)
+	}
+}
