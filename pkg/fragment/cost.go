@@ -141,6 +141,13 @@ func (e *estimator) readRows(r *substraitpb.ReadRel) float64 {
 	return e.tableRows(names) / parts
 }
 
+// TableRows is the size the cost model assumes for a base table at a TPC-H scale factor
+// (DefaultTableRows for a table that is not in TPC-H).
+func TableRows(table string, scale float64) float64 {
+	e := estimator{opts: options{scale: scale}}
+	return e.tableRows([]string{table})
+}
+
 // tableRows is a base table's size: Options.TableRows, else TPC-H at the scale
 // factor, else DefaultTableRows.
 func (e *estimator) tableRows(names []string) float64 {

@@ -165,3 +165,17 @@ func TestAggregateSplitKeepsEmit(t *testing.T) {
 		}
 	}
 }
+
+// TestTableRows: the cost model's table sizes scale with TPC-H's scale factor, but for the
+// fixed-size tables; unknown tables get DefaultTableRows.
+func TestTableRows(t *testing.T) {
+	for _, tc := range []struct {
+		table string
+		scale float64
+		want  float64
+	}{{"lineitem", 1, 6_001_215}, {"LINEITEM", 0.1, 600_121.5}, {"orders", 0.01, 15_000}, {"nation", 100, 25}, {"sales", 1, DefaultTableRows}} {
+		if got := TableRows(tc.table, tc.scale); got != tc.want {
+			t.Errorf("TableRows(%q, %v) = %v, want %v", tc.table, tc.scale, got, tc.want)
+		}
+	}
+}

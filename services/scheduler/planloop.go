@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"runtime/metrics"
 	"slices"
@@ -321,13 +322,14 @@ func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG
 	l.slotsMu.Lock()
 	slots := l.slots[p.Cluster]
 	l.slotsMu.Unlock()
+	scale := scaleOf(p.Query.Schema, l.cfg.ScaleFactor)
 	parts := map[string]int{}
-	if n := min(slots, l.cfg.MaxPartitions); n > 1 {
-		for _, t := range l.cfg.PartitionTables {
+	for _, t := range l.cfg.PartitionTables {
+		if n := partitions(slots, fragment.TableRows(t, scale), l.cfg); n > 1 {
 			parts[t] = n
 		}
 	}
-	dag, err := fragment.Cut(plan, fragment.Options{QueryID: strings.ToLower(p.Query.ID), ScaleFactor: scaleOf(p.Query.Schema, l.cfg.ScaleFactor), Partitions: parts})
+	dag, err := fragment.Cut(plan, fragment.Options{QueryID: strings.ToLower(p.Query.ID), ScaleFactor: scale, Partitions: parts})
 	if err != nil {
 		return nil, nil, protocol.NewError(protocol.NotSupported, "%v", err)
 	}
@@ -338,6 +340,18 @@ func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG
 		}
 	}
 	return dag, encoded, nil
+}
+
+// partitions is how many partition fragments a scan of a table of rows rows splits into
+// on a cluster of slots: at least one per slot (parallelism), at least one per
+// PartitionRows rows (a fragment is a preemption point: short queries overtake at its
+// end), at most MaxPartitions.
+func partitions(slots int, rows float64, cfg Config) int {
+	n := slots
+	if cfg.PartitionRows > 0 {
+		n = max(n, int(math.Ceil(rows/float64(cfg.PartitionRows))))
+	}
+	return max(min(n, cfg.MaxPartitions), 1)
 }
 
 // scaleOf is the TPC-H scale factor of schema for the cost model ("tiny", "sf1",

@@ -109,3 +109,21 @@ func TestScaleOfSchema(t *testing.T) {
 		}
 	}
 }
+
+// TestPartitions: a scan splits into a partition per slot, and at least one per
+// PartitionRows rows, at most MaxPartitions.
+func TestPartitions(t *testing.T) {
+	cfg := Config{MaxPartitions: 8, PartitionRows: 250_000}
+	for _, tc := range []struct {
+		slots int
+		rows  float64
+		want  int
+	}{{1, 60_000, 1}, {4, 60_000, 4}, {1, 600_000, 3}, {2, 600_000, 3}, {1, 6_000_000, 8}, {16, 100, 8}, {0, 0, 1}} {
+		if got := partitions(tc.slots, tc.rows, cfg); got != tc.want {
+			t.Errorf("partitions(%d slots, %v rows) = %d, want %d", tc.slots, tc.rows, got, tc.want)
+		}
+	}
+	if got := partitions(1, 6_000_000, Config{MaxPartitions: 8, PartitionRows: -1}); got != 1 {
+		t.Errorf("without PartitionRows: %d partitions on one slot, want 1", got)
+	}
+}

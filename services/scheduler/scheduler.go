@@ -41,8 +41,9 @@ type Config struct {
 	QueryTimeout       time.Duration   `envconfig:"PLAN_QUERY_TIMEOUT" default:"1h" desc:"a plan query still running this long after placement fails with EXCEEDED_TIME_LIMIT (0: none)"`
 	MemorySoftLimit    string          `envconfig:"MEMORY_SOFT_LIMIT" default:"2GB" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while the scheduler process's Go heap is at least this (e.g. 512MB; 0: no limit)"`
 	MaxQueuedFragments int             `envconfig:"MAX_QUEUED_FRAGMENTS" default:"100000" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while this many fragments are queued (0: no limit)"`
-	PartitionTables    []string        `envconfig:"PARTITION_TABLES" default:"lineitem,orders" desc:"tables whose scans split into one partition fragment per executor slot"`
+	PartitionTables    []string        `envconfig:"PARTITION_TABLES" default:"lineitem,orders" desc:"tables whose scans split into partition fragments (one per executor slot, and one per PARTITION_ROWS rows, up to MAX_PARTITIONS)"`
 	MaxPartitions      int             `envconfig:"MAX_PARTITIONS" default:"8" desc:"most partitions of one table scan"`
+	PartitionRows      int             `envconfig:"PARTITION_ROWS" default:"250000" desc:"a partitioned scan gets at least one partition per this many rows (its fragments are the points where short queries overtake long ones; -1: one per slot only)"`
 	ScaleFactor        float64         `envconfig:"TPCH_SCALE" default:"0.01" desc:"TPC-H scale of the base tables, for the fragment cost model"`
 	Policy             string          `envconfig:"QUEUE_POLICY" default:"decay" desc:"fragment order: decay (levels of attained service, priority, remaining cost, aging), fifo or fair (baselines)"`
 	Levels             []time.Duration `envconfig:"QUEUE_LEVELS" default:"0s,1s,10s,60s,300s" desc:"attained executor time thresholds of the priority levels (decay)"`
@@ -75,6 +76,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxPartitions <= 0 {
 		c.MaxPartitions = 8
+	}
+	if c.PartitionRows == 0 {
+		c.PartitionRows = 250_000
 	}
 	if c.ScaleFactor <= 0 {
 		c.ScaleFactor = 0.01
