@@ -29,36 +29,51 @@ func fleet(b *testing.B, maxRunning, slots int) (sluiceURL, clusterURL string) {
 	return u, clusters["local-1"]
 }
 
-// upFleet starts `sluice up` with cfg in this process: its data in a temporary directory,
-// every listener on a free port, NATS in-process only, logs discarded. It returns the Sluice
-// URL and each local cluster's own URL by name ("local-1", ...), and stops it all when b ends.
+// upFleet starts `sluice up` with cfg in this process: its data in cfg.DataDir or else a
+// temporary directory, every listener on a free port, NATS in-process only, logs discarded.
+// It returns the Sluice URL and each local cluster's own URL by name ("local-1", ...), and
+// stops it all when b ends.
 func upFleet(b *testing.B, cfg cli.UpConfig) (sluiceURL string, clusters map[string]string) {
+	b.Helper()
+	sluiceURL, clusters, _ = startFleet(b, cfg)
+	return sluiceURL, clusters
+}
+
+// startFleet is upFleet that also returns a function stopping the fleet before b ends
+// (it waits until everything has stopped; calling it again does nothing).
+func startFleet(b *testing.B, cfg cli.UpConfig) (sluiceURL string, clusters map[string]string, stop func()) {
 	b.Helper()
 	var mu sync.Mutex
 	clusters = map[string]string{}
-	cfg.DataDir, cfg.HTTPAddr, cfg.NatsListen, cfg.ClusterAddr = b.TempDir(), "127.0.0.1:0", "", "127.0.0.1:0"
+	if cfg.DataDir == "" {
+		cfg.DataDir = b.TempDir()
+	}
+	cfg.HTTPAddr, cfg.NatsListen, cfg.ClusterAddr = "127.0.0.1:0", "", "127.0.0.1:0"
 	if cfg.AckWait == 0 {
 		cfg.AckWait = 10 * time.Second
 	}
 	cfg.OnCluster = func(name, url string) { mu.Lock(); clusters[name] = url; mu.Unlock() }
 	ctx, cancel := context.WithCancel(context.Background())
 	urlc := make(chan string, 1)
-	done := make(chan error, 1)
+	var upErr error
+	exited := make(chan struct{})
 	go func() {
-		done <- cli.Up(ctx, cfg, func(u string) { urlc <- u }, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		defer close(exited)
+		upErr = cli.Up(ctx, cfg, func(u string) { urlc <- u }, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	}()
-	b.Cleanup(func() { cancel(); <-done })
+	stop = sync.OnceFunc(func() { cancel(); <-exited })
+	b.Cleanup(stop)
 	select {
 	case u := <-urlc:
 		mu.Lock()
 		defer mu.Unlock()
-		return u, maps.Clone(clusters)
-	case err := <-done:
-		b.Fatalf("sluice up: %v", err)
+		return u, maps.Clone(clusters), stop
+	case <-exited:
+		b.Fatalf("sluice up: %v", upErr)
 	case <-time.After(120 * time.Second):
 		b.Fatal("sluice up not ready")
 	}
-	return "", nil
+	return "", nil, stop
 }
 
 var client = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 256, MaxIdleConns: 256}}
