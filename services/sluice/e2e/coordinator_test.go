@@ -340,8 +340,10 @@ func TestRetryElsewhere(t *testing.T) {
 			info = getSluiceInfo(t, url, first.ID)
 			return info.State == "FINISHED"
 		})
-		if info.Attempts != 3 || len(info.DispatchErrors) != 2 {
-			t.Fatalf("status = %+v; want 3 attempts, 2 dispatch errors", info)
+		// Three placements at least: a late heartbeat under load may also move the query
+		// once more before it starts (a move, not a failed dispatch).
+		if info.Attempts < 3 || len(info.DispatchErrors) != 2 {
+			t.Fatalf("status = %+v; want at least 3 attempts, 2 dispatch errors", info)
 		}
 		var placedOn []string
 		failed := 0
@@ -364,8 +366,8 @@ func TestRetryElsewhere(t *testing.T) {
 			}
 			return true
 		})
-		if len(placedOn) != 3 || failed != 2 || placedOn[0] == placedOn[1] {
-			t.Fatalf("placements %v with %d failed dispatches; want 3 placements, the second on the other cluster", placedOn, failed)
+		if len(placedOn) < 3 || len(placedOn) != info.Attempts || failed != 2 || placedOn[0] == placedOn[1] {
+			t.Fatalf("placements %v with %d failed dispatches; want %d placements (at least 3), the second on the other cluster", placedOn, failed, info.Attempts)
 		}
 	})
 

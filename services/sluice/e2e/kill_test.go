@@ -16,7 +16,6 @@ import (
 	"github.com/sluicehq/sluice/pkg/fragment"
 	"github.com/sluicehq/sluice/pkg/natstest"
 	"github.com/sluicehq/sluice/pkg/protocol"
-	"github.com/sluicehq/sluice/pkg/rowcompare"
 	"github.com/sluicehq/sluice/pkg/shareddata"
 )
 
@@ -223,6 +222,22 @@ func heldBy(t *testing.T, js jetstream.JetStream, cluster string) int {
 	return sql + plans
 }
 
+// planOnBusyLocal1 drains local-2, starts an endless SQL query on local-1 (it holds
+// local-1's slot) and submits TPC-H Q3 as a plan, which can only be placed on local-1. It
+// returns the endless query's ID and the plan's first answer; local-2 stays drained.
+func planOnBusyLocal1(t *testing.T, f *fleet, c rawClient, js jetstream.JetStream) (string, protocol.QueryResults) {
+	t.Helper()
+	f.cli(t, "clusters", "drain", "local-2")
+	natstest.Eventually(t, 30*time.Second, "local-2 drained", func() bool { return f.clusterState(t, "local-2") == "drained" })
+	endless := c.results(http.MethodPost, c.base+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 1").ID
+	natstest.Eventually(t, 30*time.Second, "endless query running on local-1", func() bool { return len(histories(t, js)[endless].startedOnly()) == 1 })
+	plan := c.postPlan(shareddata.IsthmusPlan(t, "q03"), "application/json", nil)
+	if plan.Error != nil {
+		t.Fatalf("plan refused: %s", plan.Error.Message)
+	}
+	return endless, plan
+}
+
 // startedOnly returns the started events of a query that has not ended.
 func (q *queryHistory) startedOnly() []events.QueryStarted {
 	if q == nil || len(q.terminals) > 0 {
@@ -244,14 +259,7 @@ func TestExecutorKilledWithPlanFragments(t *testing.T) {
 	defer nc.Close()
 	c := rawClient{t: t, base: "http://" + f.httpAddr, headers: map[string]string{"X-Trino-User": "kill", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
 
-	f.cli(t, "clusters", "drain", "local-2")
-	natstest.Eventually(t, 30*time.Second, "local-2 drained", func() bool { return f.clusterState(t, "local-2") == "drained" })
-	endless := c.results(http.MethodPost, c.base+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 1").ID
-	natstest.Eventually(t, 30*time.Second, "endless query running on local-1", func() bool { return len(histories(t, js)[endless].startedOnly()) == 1 })
-	plan := c.postPlan(shareddata.IsthmusPlan(t, "q03"), "application/json", nil)
-	if plan.Error != nil {
-		t.Fatalf("plan refused: %s", plan.Error.Message)
-	}
+	endless, plan := planOnBusyLocal1(t, f, c, js)
 	natstest.Eventually(t, 30*time.Second, "a fragment of the plan held by local-1", func() bool {
 		// The endless query holds the only slot, so the plan fragment waits for it at
 		// local-1 or in local-1's subject.
@@ -265,18 +273,7 @@ func TestExecutorKilledWithPlanFragments(t *testing.T) {
 	}
 	_ = f.procs["local-1"].Wait()
 
-	pages := c.follow(plan)
-	if last := pages[len(pages)-1]; last.Error != nil {
-		t.Fatalf("the plan failed after its cluster was killed: %s: %s", last.Error.ErrorName, last.Error.Message)
-	}
-	ref := tpchSQL(t, 3, "tpch.tiny.")
-	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rowcompare.CompareRows(wireRows(pages), want, true); err != nil {
-		t.Errorf("q03 after the kill differs from DuckDB: %v", err)
-	}
+	followTPCH(t, c, plan, 3, "after its cluster was killed")
 	h := histories(t, js)[plan.ID]
 	if last := h.placed[len(h.placed)-1]; len(h.placed) < 2 || last.Cluster != "local-2" || last.Attempt < 1 {
 		t.Errorf("plan placements %+v, want moved to local-2", h.placed)
@@ -335,14 +332,7 @@ func TestKilledThiefsOutputsAreRerun(t *testing.T) {
 		}
 	}
 
-	f.cli(t, "clusters", "drain", "local-2")
-	natstest.Eventually(t, 30*time.Second, "local-2 drained", func() bool { return f.clusterState(t, "local-2") == "drained" })
-	endless := c.results(http.MethodPost, c.base+"/v1/statement", "SELECT count(*) FROM range(1000000000000) a WHERE a.range % 7 = 1").ID
-	natstest.Eventually(t, 30*time.Second, "endless query running on local-1", func() bool { return len(histories(t, js)[endless].startedOnly()) == 1 })
-	plan := c.postPlan(shareddata.IsthmusPlan(t, "q03"), "application/json", nil)
-	if plan.Error != nil {
-		t.Fatalf("plan refused: %s", plan.Error.Message)
-	}
+	endless, plan := planOnBusyLocal1(t, f, c, js)
 	f.cli(t, "clusters", "resume", "local-2")
 	// One scan was released to local-1's window (1 slot x 1) at placement and waits there
 	// for the slot; local-2 takes the others.
@@ -365,17 +355,7 @@ func TestKilledThiefsOutputsAreRerun(t *testing.T) {
 		t.Fatalf("cancel the endless query: %d", code)
 	}
 
-	pages := c.follow(plan)
-	if last := pages[len(pages)-1]; last.Error != nil {
-		t.Fatalf("the plan failed: %s: %s", last.Error.ErrorName, last.Error.Message)
-	}
-	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), tpchSQL(t, 3, "tpch.tiny."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rowcompare.CompareRows(wireRows(pages), want, true); err != nil {
-		t.Errorf("q03 after losing local-2's outputs differs from DuckDB: %v", err)
-	}
+	followTPCH(t, c, plan, 3, "after losing local-2's outputs")
 	missing := 0
 	eachEvent(t, js, []string{events.SubjectFragmentFailed}, func(m jetstream.Msg) bool {
 		var d events.FragmentFailed

@@ -232,20 +232,27 @@ func TestIdleClusterStealsFragments(t *testing.T) {
 		t.Fatalf("cancel the endless query: %d", code)
 	}
 
+	followTPCH(t, c, plan, 3, "with stolen fragments")
+	h := histories(t, js)[plan.ID]
+	if len(h.started) != 1 || h.started[0].Cluster != "local-1" {
+		t.Errorf("the root started %+v, want once on local-1", h.started)
+	}
+}
+
+// followTPCH follows a TPC-H plan query on tpch.tiny to its last page: it must succeed
+// with the rows DuckDB returns for TPC-H query n's SQL (what names the case in errors).
+func followTPCH(t *testing.T, c rawClient, plan protocol.QueryResults, n int, what string) {
+	t.Helper()
 	pages := c.follow(plan)
 	if last := pages[len(pages)-1]; last.Error != nil {
-		t.Fatalf("the plan failed: %s: %s", last.Error.ErrorName, last.Error.Message)
+		t.Fatalf("q%02d %s failed: %s: %s", n, what, last.Error.ErrorName, last.Error.Message)
 	}
-	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), tpchSQL(t, 3, "tpch.tiny."))
+	want, err := rowcompare.QueryRows(t.Context(), openDirect(t), tpchSQL(t, n, "tpch.tiny."))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := rowcompare.CompareRows(wireRows(pages), want, true); err != nil {
-		t.Errorf("q03 with stolen fragments differs from DuckDB: %v", err)
-	}
-	h := histories(t, js)[plan.ID]
-	if len(h.started) != 1 || h.started[0].Cluster != "local-1" {
-		t.Errorf("the root started %+v, want once on local-1", h.started)
+		t.Errorf("q%02d %s differs from DuckDB: %v", n, what, err)
 	}
 }
 
