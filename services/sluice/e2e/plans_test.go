@@ -204,6 +204,7 @@ func TestIdleClusterStealsFragments(t *testing.T) {
 		return v.State
 	}
 
+	natstest.Eventually(t, 30*time.Second, "both clusters ready", func() bool { return state("local-1") == "ready" && state("local-2") == "ready" })
 	if code, body := c.do(http.MethodPost, url+"/v1/clusters/local-2/drain", ""); code != http.StatusOK {
 		t.Fatalf("drain local-2: %d %s", code, body)
 	}
