@@ -68,11 +68,24 @@ func Normalize(v any) Cell {
 
 // ScanRows reads all of rows as normalized cells.
 func ScanRows(rows *sql.Rows) ([][]Cell, error) {
+	vals, err := ScanValues(rows)
+	out := make([][]Cell, len(vals))
+	for r, vs := range vals {
+		out[r] = make([]Cell, len(vs))
+		for i, v := range vs {
+			out[r][i] = Normalize(v)
+		}
+	}
+	return out, err
+}
+
+// ScanValues reads all of rows as the driver's values.
+func ScanValues(rows *sql.Rows) ([][]any, error) {
 	cols, err := rows.Columns()
 	if err != nil {
 		return nil, err
 	}
-	var out [][]Cell
+	var out [][]any
 	for rows.Next() {
 		vals := make([]any, len(cols))
 		ptrs := make([]any, len(cols))
@@ -82,11 +95,7 @@ func ScanRows(rows *sql.Rows) ([][]Cell, error) {
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, err
 		}
-		row := make([]Cell, len(vals))
-		for i, v := range vals {
-			row[i] = Normalize(v)
-		}
-		out = append(out, row)
+		out = append(out, vals)
 	}
 	return out, rows.Err()
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	_ "github.com/duckdb/duckdb-go/v2"
+	"github.com/sluicehq/sluice/pkg/rowcompare"
 )
 
 func openDB(t *testing.T) *sql.DB {
@@ -361,27 +362,15 @@ func testQueries(t *testing.T, db *sql.DB) {
 				t.Fatalf("%s: %v", name, err)
 			}
 			defer rows.Close()
-			cols, err := rows.Columns()
+			vals, err := rowcompare.ScanValues(rows)
 			if err != nil {
 				t.Fatal(err)
 			}
-			n, nonNull := 0, false
-			for rows.Next() {
-				vals := make([]any, len(cols))
-				ptrs := make([]any, len(cols))
-				for i := range vals {
-					ptrs[i] = &vals[i]
-				}
-				if err := rows.Scan(ptrs...); err != nil {
-					t.Fatal(err)
-				}
-				for _, v := range vals {
+			n, nonNull := len(vals), false
+			for _, row := range vals {
+				for _, v := range row {
 					nonNull = nonNull || v != nil
 				}
-				n++
-			}
-			if err := rows.Err(); err != nil {
-				t.Fatal(err)
 			}
 			if n == 0 {
 				t.Fatalf("%s returned no rows", name)

@@ -87,16 +87,24 @@ func runQuery(base, sql string) error {
 // statement submits sql to base as user "bench" with the extra headers hdr, follows nextUri
 // to the end like a Trino client, and returns every row (numbers as json.Number).
 func statement(base, sql string, hdr http.Header) ([][]any, error) {
-	var rows [][]any
 	req, _ := http.NewRequest(http.MethodPost, base+"/v1/statement", strings.NewReader(sql))
 	for k, v := range hdr {
 		req.Header[k] = v
 	}
+	_, rows, err := followQuery(req)
+	return rows, err
+}
+
+// followQuery sends a submission (POST /v1/statement or /v1/plan) as user "bench", follows
+// nextUri to the end like a Trino client, and returns the query ID and every row (numbers
+// as json.Number); a query error is returned as the error.
+func followQuery(req *http.Request) (string, [][]any, error) {
+	var rows [][]any
 	for {
 		req.Header.Set("X-Trino-User", "bench")
 		resp, err := client.Do(req)
 		if err != nil {
-			return nil, err
+			return "", rows, err
 		}
 		var qr protocol.QueryResults
 		dec := json.NewDecoder(resp.Body)
@@ -104,17 +112,29 @@ func statement(base, sql string, hdr http.Header) ([][]any, error) {
 		err = dec.Decode(&qr)
 		resp.Body.Close()
 		if err != nil {
-			return nil, fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
+			return qr.ID, rows, fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
 		}
 		if qr.Error != nil {
-			return nil, qr.Error
+			return qr.ID, rows, qr.Error
 		}
 		rows = append(rows, qr.Data...)
 		if qr.NextURI == "" {
-			return rows, nil
+			return qr.ID, rows, nil
 		}
 		req, _ = http.NewRequest(http.MethodGet, qr.NextURI, nil)
 	}
+}
+
+// playOpenLoop starts run(i) from its own goroutine at offset at[i] from now (open loop:
+// an arrival never waits for earlier ones) and returns once every run has returned.
+func playOpenLoop(at []time.Duration, run func(i int)) {
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for i, d := range at {
+		time.Sleep(time.Until(t0.Add(d))) // follow the arrival schedule
+		wg.Go(func() { run(i) })
+	}
+	wg.Wait()
 }
 
 // percentile returns the p-quantile (0..1) of sorted, nearest rank below.

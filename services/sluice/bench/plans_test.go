@@ -2,7 +2,6 @@ package bench
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/pkg/shareddata"
 	"github.com/sluicehq/sluice/pkg/tpchgen"
 	"github.com/sluicehq/sluice/services/executorproxy"
@@ -254,21 +252,20 @@ func playPlans(b *testing.B, base string, plans map[string][]byte, jobs []planJo
 	b.Helper()
 	outs := make([]planOutcome, len(jobs))
 	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	t0 := time.Now()
+	at := make([]time.Duration, len(jobs))
 	for i, j := range jobs {
-		time.Sleep(time.Until(t0.Add(j.at))) // follow the arrival schedule
-		wg.Go(func() {
-			o := planOutcome{submit: time.Now()}
-			var err error
-			if o.id, _, err = planQuery(base, plans[j.plan], j.schema(), hdr(j)); err != nil {
-				errs[i] = fmt.Errorf("job %d (%s on %s): %w", i, j.plan, j.schema(), err)
-			}
-			o.done = time.Now()
-			outs[i] = o
-		})
+		at[i] = j.at
 	}
-	wg.Wait()
+	playOpenLoop(at, func(i int) {
+		j := jobs[i]
+		o := planOutcome{submit: time.Now()}
+		var err error
+		if o.id, _, err = planQuery(base, plans[j.plan], j.schema(), hdr(j)); err != nil {
+			errs[i] = fmt.Errorf("job %d (%s on %s): %w", i, j.plan, j.schema(), err)
+		}
+		o.done = time.Now()
+		outs[i] = o
+	})
 	if err := errorsJoin(errs); err != nil {
 		b.Fatal(err)
 	}
@@ -470,28 +467,6 @@ func planQuery(base string, plan []byte, schema string, hdr http.Header) (string
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Trino-Catalog", "tpch")
 	req.Header.Set("X-Trino-Schema", schema)
-	rows := 0
-	for {
-		req.Header.Set("X-Trino-User", "bench")
-		resp, err := client.Do(req)
-		if err != nil {
-			return "", rows, err
-		}
-		var qr protocol.QueryResults
-		dec := json.NewDecoder(resp.Body)
-		dec.UseNumber()
-		err = dec.Decode(&qr)
-		resp.Body.Close()
-		if err != nil {
-			return qr.ID, rows, fmt.Errorf("HTTP %d: %w", resp.StatusCode, err)
-		}
-		if qr.Error != nil {
-			return qr.ID, rows, qr.Error
-		}
-		rows += len(qr.Data)
-		if qr.NextURI == "" {
-			return qr.ID, rows, nil
-		}
-		req, _ = http.NewRequest(http.MethodGet, qr.NextURI, nil)
-	}
+	id, rows, err := followQuery(req)
+	return id, len(rows), err
 }

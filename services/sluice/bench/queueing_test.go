@@ -287,13 +287,11 @@ func playSchedule(b *testing.B, jobs []queueJob, sqlOf func(queueJob) string, ta
 	b.Helper()
 	outs := make([]queueOutcome, len(jobs))
 	errs := make([]error, len(jobs))
-	var wg sync.WaitGroup
-	t0 := time.Now()
+	at := make([]time.Duration, len(jobs))
 	for i, j := range jobs {
-		time.Sleep(time.Until(t0.Add(j.at))) // follow the arrival schedule
-		wg.Go(func() { outs[i], errs[i] = timedQuery(target(i), sqlOf(j), j.priority) })
+		at[i] = j.at
 	}
-	wg.Wait()
+	playOpenLoop(at, func(i int) { outs[i], errs[i] = timedQuery(target(i), sqlOf(jobs[i]), jobs[i].priority) })
 	for i, err := range errs {
 		if err != nil {
 			b.Fatalf("query %d on %s: %v", i, target(i), err)

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
+	"github.com/sluicehq/sluice/pkg/rowcompare"
 	_ "github.com/trinodb/trino-go-client/trino" // registers the "trino" driver
 )
 
@@ -79,28 +80,16 @@ func queryRows(t *testing.T, ctx context.Context, db *sql.DB, q string) [][]stri
 		t.Fatalf("query: %v", err)
 	}
 	defer rows.Close()
-	cols, err := rows.Columns()
+	vals, err := rowcompare.ScanValues(rows)
 	if err != nil {
-		t.Fatal(err)
-	}
-	var out [][]string
-	for rows.Next() {
-		vals := make([]any, len(cols))
-		ptrs := make([]any, len(cols))
-		for i := range vals {
-			ptrs[i] = &vals[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
-			t.Fatal(err)
-		}
-		row := make([]string, len(cols))
-		for i, v := range vals {
-			row[i] = normalize(v)
-		}
-		out = append(out, row)
-	}
-	if err := rows.Err(); err != nil {
 		t.Fatalf("rows: %v", err)
+	}
+	out := make([][]string, len(vals))
+	for r, vs := range vals {
+		out[r] = make([]string, len(vs))
+		for i, v := range vs {
+			out[r][i] = normalize(v)
+		}
 	}
 	return out
 }

@@ -54,6 +54,12 @@ func finished(e *Engine, r Release, busy time.Duration, now time.Time) Actions {
 		StartedAt: now.Add(-busy), EndedAt: now}, now)
 }
 
+// failedRun reports r failed at t0 with info (retriable or not, naming missing inputs).
+func failedRun(e *Engine, r Release, info events.QueryErrorInfo, retriable bool, missing ...string) Actions {
+	return e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch},
+		Error: &info, Retriable: retriable, MissingInputs: missing, EndedAt: t0}, t0)
+}
+
 func TestDAGRunsChildrenFirstWithinTheWindow(t *testing.T) {
 	e := newEngine(t, Config{Prefetch: 1})
 	e.SetCluster("c1", 1, "", t0)
@@ -167,8 +173,7 @@ func TestRetriableFailureRerunsThenGivesUp(t *testing.T) {
 	a, _ := e.Add(Query{ID: "q6", Cluster: "c1", DAG: dag(t, "q06", "q6", nil)}, t0)
 	r := a.Releases[0]
 	fail := func(r Release, retriable bool) Actions {
-		return e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: r.Query, FragmentID: r.Fragment, Cluster: r.Cluster, Attempt: r.Attempt, Dispatch: r.Dispatch},
-			Error: &events.QueryErrorInfo{Message: "disk gone", ErrorName: "GENERIC_INTERNAL_ERROR"}, Retriable: retriable, EndedAt: t0}, t0)
+		return failedRun(e, r, events.QueryErrorInfo{Message: "disk gone", ErrorName: "GENERIC_INTERNAL_ERROR"}, retriable)
 	}
 	a = fail(r, true)
 	if len(a.Releases) != 1 || a.Releases[0].Fragment != r.Fragment || a.Releases[0].Dispatch != 2 || len(a.Ends) != 0 {
@@ -188,8 +193,7 @@ func TestNonRetriableFailurePassesTheExecutorsError(t *testing.T) {
 	e.SetCluster("c1", 4, "", t0)
 	a, _ := e.Add(Query{ID: "q3", Cluster: "c1", DAG: dag(t, "q03", "q3", nil)}, t0)
 	r := a.Releases[0]
-	a = e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: "q3", FragmentID: r.Fragment, Cluster: "c1", Dispatch: r.Dispatch},
-		Error: &events.QueryErrorInfo{Message: "Division by zero", ErrorCode: 8, ErrorName: "DIVISION_BY_ZERO", ErrorType: "USER_ERROR"}, EndedAt: t0}, t0)
+	a = failedRun(e, r, events.QueryErrorInfo{Message: "Division by zero", ErrorCode: 8, ErrorName: "DIVISION_BY_ZERO", ErrorType: "USER_ERROR"}, false)
 	if len(a.Ends) != 1 || a.Ends[0].Error.ErrorName != "DIVISION_BY_ZERO" || a.Ends[0].Error.Message != "Division by zero" {
 		t.Fatalf("ends %+v", a.Ends)
 	}
@@ -211,8 +215,7 @@ func TestMissingInputRerunsTheChild(t *testing.T) {
 	root := a.Releases[0]
 	lost := root.Inputs[0].Fragment
 	// The root finds the output of one partition's partial aggregate gone.
-	a = e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: "q6", FragmentID: root.Fragment, Cluster: "c1", Dispatch: root.Dispatch}, Retriable: true,
-		MissingInputs: []string{lost}, Error: &events.QueryErrorInfo{Message: "input missing"}, EndedAt: t0}, t0)
+	a = failedRun(e, root, events.QueryErrorInfo{Message: "input missing"}, true, lost)
 	if got := ids(a.Releases); !slices.Equal(got, []string{lost}) {
 		t.Fatalf("after a missing input: %v, want the child %s rerun", got, lost)
 	}
@@ -271,8 +274,7 @@ func TestMoveRequeuesOnTheNewCluster(t *testing.T) {
 	if len(a.Releases) != 1 || a.Releases[0].Cluster != "c2" || a.Releases[0].Fragment != running.Fragment || a.Releases[0].Attempt != 1 {
 		t.Fatalf("after the move: %+v", a.Releases)
 	}
-	stale := e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: "q3", FragmentID: running.Fragment, Cluster: "c1", Attempt: 0, Dispatch: running.Dispatch},
-		Error: &events.QueryErrorInfo{Message: "killed"}, EndedAt: t0}, t0)
+	stale := failedRun(e, running, events.QueryErrorInfo{Message: "killed"}, false)
 	if len(stale.Ends) != 0 {
 		t.Fatal("a failure on the old cluster failed the moved query")
 	}
@@ -303,8 +305,7 @@ func TestReissueAfterLostOutcome(t *testing.T) {
 	}
 	// A retriable failure of the reissue is retried: it is the first failure, and
 	// MaxDispatches 2 counts releases that were not reissues.
-	a = e.Failed(events.FragmentFailed{FragmentRun: events.FragmentRun{QueryID: re.Query, FragmentID: re.Fragment, Cluster: re.Cluster, Attempt: re.Attempt, Dispatch: re.Dispatch},
-		Error: &events.QueryErrorInfo{Message: "disk gone"}, Retriable: true, EndedAt: t0}, t0)
+	a = failedRun(e, re, events.QueryErrorInfo{Message: "disk gone"}, true)
 	if len(a.Ends) != 0 || len(a.Releases) != 1 || a.Releases[0].Dispatch != 3 {
 		t.Fatalf("the reissue's first failure: %+v, want it released again", a)
 	}
