@@ -35,7 +35,15 @@ func Encode(ctx context.Context, subject, msgID, source, ceType, queryID string,
 	ev.SetType(ceType)
 	ev.SetSubject(queryID)
 	ev.SetTime(time.Now().UTC())
-	if err := ev.SetData(cloudevents.ApplicationJSON, payload); err != nil {
+	contentType, data := cloudevents.ApplicationJSON, payload
+	if m, ok := payload.(EventMarshaler); ok {
+		ct, b, err := m.MarshalEvent()
+		if err != nil {
+			return nil, fmt.Errorf("encode %s: %w", ceType, err)
+		}
+		contentType, data = ct, b
+	}
+	if err := ev.SetData(contentType, data); err != nil {
 		return nil, fmt.Errorf("encode %s: %w", ceType, err)
 	}
 	if err := ev.Validate(); err != nil {
@@ -52,14 +60,15 @@ func Encode(ctx context.Context, subject, msgID, source, ceType, queryID string,
 		set(headerSubject, ev.Subject())
 	}
 	set(headerTime, ev.Time().Format(time.RFC3339Nano))
-	msg.Header.Set(headerContentType, cloudevents.ApplicationJSON)
+	msg.Header.Set(headerContentType, contentType)
 	msg.Header.Set(nats.MsgIdHdr, msgID)
 	InjectTrace(ctx, msg.Header)
 	return msg, nil
 }
 
 // Decode reads a binary-mode CloudEvent from headers and body and checks that its type is
-// wantType (when not empty); the JSON payload is unmarshalled into v (when not nil).
+// wantType (when not empty); the payload is decoded into v (when not nil): by v itself
+// when it is an EventUnmarshaler, else as JSON.
 func Decode(h nats.Header, data []byte, wantType string, v any) (cloudevents.Event, error) {
 	ev := cloudevents.New()
 	if h == nil || h.Get(headerSpecVersion) == "" {
@@ -97,7 +106,11 @@ func Decode(h nats.Header, data []byte, wantType string, v any) (cloudevents.Eve
 	if wantType != "" && ev.Type() != wantType {
 		return ev, fmt.Errorf("%w: got %q, want %q", ErrUnknownType, ev.Type(), wantType)
 	}
-	if v != nil {
+	if u, ok := v.(EventUnmarshaler); ok {
+		if err := u.UnmarshalEvent(ev.DataContentType(), data); err != nil {
+			return ev, fmt.Errorf("decode %s payload: %w", ev.Type(), err)
+		}
+	} else if v != nil {
 		if err := json.Unmarshal(data, v); err != nil {
 			return ev, fmt.Errorf("decode %s payload: %w", ev.Type(), err)
 		}

@@ -1,6 +1,8 @@
 package events
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"regexp"
 )
@@ -65,10 +67,8 @@ const (
 	// SubjectFragmentStatusAll matches the outcomes of plan fragments, stored in the
 	// FRAGMENT_STATUS stream (the scheduler folds them with the query lifecycle).
 	SubjectFragmentStatusAll = "sluice.fragment-status.>"
-	// SubjectFragmentDone: a plan fragment finished; its output is stored.
-	SubjectFragmentDone = "sluice.fragment-status.done"
-	// SubjectFragmentFailed: a plan fragment failed.
-	SubjectFragmentFailed = "sluice.fragment-status.failed"
+	// SubjectFragmentOutcomes carries FragmentOutcomes: plan fragments done or failed.
+	SubjectFragmentOutcomes = "sluice.fragment-status.outcomes"
 )
 
 // TerminalSubjects are the subjects whose events end a query. Exactly one of them is stored
@@ -135,8 +135,23 @@ func MsgIDPlanFragment(queryID, fragmentID string, attempt, dispatch int) string
 	return fmt.Sprintf("%s:fragment:%s:%d.%d", queryID, fragmentID, attempt, dispatch)
 }
 
-// MsgIDFragmentStatus identifies the outcome (done or failed) of one release of a plan
-// fragment.
-func MsgIDFragmentStatus(queryID, fragmentID string, attempt, dispatch int) string {
-	return fmt.Sprintf("%s:fragment-status:%s:%d.%d", queryID, fragmentID, attempt, dispatch)
+// MsgIDFragmentBatch identifies a batch of released plan fragments: the publishing
+// process (a random nonce per start, so that no batch of a later start is mistaken for a
+// duplicate of an earlier one) and the batch's number in it. A retried publish of the same
+// batch is a duplicate.
+func MsgIDFragmentBatch(nonce string, seq uint64) string {
+	return fmt.Sprintf("fragment-batch:%s:%d", nonce, seq)
+}
+
+// MsgIDFragmentOutcomes identifies a report of fragment outcomes the same way (see
+// MsgIDFragmentBatch).
+func MsgIDFragmentOutcomes(nonce string, seq uint64) string {
+	return fmt.Sprintf("fragment-outcomes:%s:%d", nonce, seq)
+}
+
+// NewNonce returns a random nonce for MsgIDFragmentBatch and MsgIDFragmentOutcomes.
+func NewNonce() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }

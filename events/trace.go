@@ -85,3 +85,30 @@ func StartProcessSpan(ctx context.Context, tracer trace.Tracer, h nats.Header, s
 			attrBodySize.Int(bodySize),
 		))
 }
+
+// TraceMap returns the trace context of ctx as a map, for an item of a batch message
+// (the message's headers carry the batch's own).
+func TraceMap(ctx context.Context) map[string]string {
+	m := propagation.MapCarrier{}
+	otel.GetTextMapPropagator().Inject(ctx, m)
+	if len(m) == 0 {
+		return nil
+	}
+	return m
+}
+
+// StartItemSpan starts a CONSUMER span "process <subject>" for one item of a batch
+// message, whose parent is the producer context the item carries (see TraceMap).
+func StartItemSpan(ctx context.Context, tracer trace.Tracer, carried map[string]string, subject, consumer, itemID string) (context.Context, trace.Span) {
+	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(carried))
+	return tracer.Start(ctx, "process "+subject,
+		trace.WithSpanKind(trace.SpanKindConsumer),
+		trace.WithAttributes(
+			attrSystem.String("nats"),
+			attrOperationName.String("process"),
+			attrOperationType.String("process"),
+			attrDestination.String(subject),
+			attrConsumer.String(consumer),
+			attrMessageID.String(itemID),
+		))
+}

@@ -18,8 +18,8 @@ const (
 	TypeQueryDispatchFailed  = "io.sluice.query.dispatch-failed.v1"
 	TypeQueryProgress        = "io.sluice.query.progress.v1"
 	TypeFragment             = "io.sluice.fragment.v1"
-	TypeFragmentDone         = "io.sluice.fragment.done.v1"
-	TypeFragmentFailed       = "io.sluice.fragment.failed.v1"
+	TypeFragmentBatch        = "io.sluice.fragment-batch.v1"
+	TypeFragmentOutcomes     = "io.sluice.fragment-outcomes.v1"
 )
 
 // TypeForSubject maps a lifecycle subject to its CloudEvents type.
@@ -269,7 +269,27 @@ type Fragment struct {
 	Region string `json:"region,omitempty"`
 	// ReleasedAt is when the scheduler released the fragment to the cluster.
 	ReleasedAt time.Time `json:"releasedAt,omitzero"`
+	// Trace is the W3C trace context of the fragment's release (plan fragments travel in
+	// batches, whose headers carry the batch's own).
+	Trace map[string]string `json:"trace,omitempty"`
 }
+
+// FragmentBatch is one PLAN_FRAGMENTS message: the plan fragments the scheduler released
+// to one cluster at the same time. Batching amortizes the per-message cost of JetStream
+// under load; an idle scheduler releases one fragment per batch.
+type FragmentBatch struct {
+	Fragments []Fragment `json:"fragments"`
+}
+
+// FragmentOutcomes is one FRAGMENT_STATUS message: the outcomes an executor-proxy reported
+// together (those that arrived while its previous report was being stored).
+type FragmentOutcomes struct {
+	Done   []FragmentDone   `json:"done,omitempty"`
+	Failed []FragmentFailed `json:"failed,omitempty"`
+}
+
+// Len is the number of outcomes.
+func (o FragmentOutcomes) Len() int { return len(o.Done) + len(o.Failed) }
 
 // FragmentOutput is where a finished fragment's intermediate result is: a Parquet file
 // at Path (on a disk the executors share) and, when executors do not share a disk, the
@@ -293,7 +313,7 @@ type FragmentRun struct {
 	Dispatch   int    `json:"dispatch"`
 }
 
-// FragmentDone is published by an executor-proxy when a non-root fragment of a plan query
+// FragmentDone is reported by an executor-proxy when a non-root fragment of a plan query
 // finished and its output is stored.
 type FragmentDone struct {
 	FragmentRun
@@ -303,7 +323,7 @@ type FragmentDone struct {
 	EndedAt    time.Time      `json:"endedAt"`
 }
 
-// FragmentFailed is published by an executor-proxy when a fragment of a plan query
+// FragmentFailed is reported by an executor-proxy when a fragment of a plan query
 // failed. Retriable failures (I/O, a missing input) are run again by the scheduler, after
 // rerunning the children named in MissingInputs; others fail the query with Error.
 type FragmentFailed struct {

@@ -12,6 +12,9 @@ import (
 // ErrUnknownFragment reports a fragment ID that is not in the DAG.
 var ErrUnknownFragment = errors.New("unknown fragment")
 
+// ErrReleased reports a fragment whose plan was dropped by DAG.Release.
+var ErrReleased = errors.New("fragment plan released")
+
 // Kind says why a fragment exists: what its root relation computes, or why the plan
 // was cut above it.
 type Kind int
@@ -132,7 +135,21 @@ func (d *DAG) Plan(id string) (*substraitpb.Plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownFragment, id)
 	}
+	if f.Rel == nil {
+		return nil, fmt.Errorf("%w: %q", ErrReleased, id)
+	}
 	return d.hdr.plan(proto.CloneOf(f.Rel), append([]string(nil), f.Schema.Names...)), nil
+}
+
+// Release drops every fragment's relations and schema and the plan's extensions,
+// keeping the dependency structure, partitions and costs: a holder that encoded every
+// fragment's plan keeps the DAG small (a relation tree is thousands of small objects for
+// the garbage collector to scan). Plan fails afterwards with ErrReleased.
+func (d *DAG) Release() {
+	for _, f := range d.Fragments {
+		f.Rel, f.Schema = nil, types.NamedStruct{}
+	}
+	d.hdr = nil
 }
 
 // Work is the total estimated work of all fragments.

@@ -85,10 +85,12 @@ func (x *executor) startPulling(ctx context.Context) error {
 	type source struct {
 		stream string
 		cfg    jetstream.ConsumerConfig
+		handle func(context.Context, jetstream.Msg)
 	}
-	consumers := []source{{events.StreamFragments, events.ExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait)}}
+	consumers := []source{{events.StreamFragments, events.ExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait), x.handleFragment}}
 	if x.plans != nil {
-		consumers = append(consumers, source{events.StreamPlanFragments, events.PlanExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait)})
+		// Plan fragments come in batches; the scheduler bounds them to the window.
+		consumers = append(consumers, source{events.StreamPlanFragments, events.PlanExecutorConsumerConfig(x.cfg.Cluster, window, x.cfg.AckWait), x.plans.handleBatch})
 	}
 	for _, c := range consumers {
 		cons, err := x.js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
@@ -98,7 +100,7 @@ func (x *executor) startPulling(ctx context.Context) error {
 				x.wg.Add(1)
 				go func() {
 					defer x.wg.Done()
-					x.handleFragment(ctx, msg)
+					c.handle(ctx, msg)
 				}()
 			}, jetstream.PullMaxMessages(window))
 			if err == nil {
@@ -169,7 +171,7 @@ func (x *executor) drain(grace time.Duration) {
 }
 
 // keepAlive tells JetStream the fragment is still being worked on until stop is closed.
-func (x *executor) keepAlive(msg jetstream.Msg, stop <-chan struct{}) {
+func (x *executor) keepAlive(msg settler, stop <-chan struct{}) {
 	t := time.NewTicker(max(x.cfg.AckWait/3, 100*time.Millisecond))
 	defer t.Stop()
 	for {
@@ -276,7 +278,7 @@ func (x *executor) handleFragment(ctx context.Context, msg jetstream.Msg) {
 // settleEnded reads a fragment's query status: when its query already ended (or the
 // status cannot be read) it settles the fragment (ack, or nak for a retry) and reports
 // true.
-func (x *executor) settleEnded(ctx context.Context, msg jetstream.Msg, id string) (*events.QueryStatus, bool) {
+func (x *executor) settleEnded(ctx context.Context, msg settler, id string) (*events.QueryStatus, bool) {
 	st, err := x.statusOf(ctx, id)
 	if err != nil {
 		_ = msg.NakWithDelay(200 * time.Millisecond)
@@ -300,8 +302,16 @@ func terminalSubject(qe *protocol.QueryError) string {
 	return events.SubjectFailed
 }
 
+// settler is how a fragment is settled: its message, or its place in a batch.
+type settler interface {
+	Ack() error
+	NakWithDelay(delay time.Duration) error
+	Term() error
+	InProgress() error
+}
+
 // settle acknowledges a fragment whose terminal event is stored, or asks for redelivery.
-func settle(msg jetstream.Msg, stored bool) {
+func settle(msg settler, stored bool) {
 	if stored {
 		_ = msg.Ack()
 		return

@@ -140,8 +140,10 @@ func Run(ctx context.Context, cfg Config) error {
 	}
 	defer conn.Close()
 	log = log.With("cluster", cfg.Cluster)
+	tracer := otel.Tracer("sluice/executorproxy")
 	x := &executor{cfg: cfg, log: log, js: conn.JS, slots: make(chan struct{}, cfg.Slots), store: results.NewStore(),
-		canceled: map[string]string{}, remote: map[string]*remoteQuery{}, beatNow: make(chan struct{}, 1), cpu: newCPUMeter()}
+		canceled: map[string]string{}, remote: map[string]*remoteQuery{}, beatNow: make(chan struct{}, 1), cpu: newCPUMeter(),
+		tracer: tracer, pub: events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer)}
 	switch cfg.Backend {
 	case "duckdb", "":
 		if err := EnsureTPCH(ctx, cfg.DataDir, cfg.TPCHScale, log); err != nil {
@@ -193,9 +195,7 @@ func Run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	tracer := otel.Tracer("sluice/executorproxy")
-	x.status, x.claims, x.base, x.tracer = statusKV, claimStore, base, tracer
-	x.pub = events.NewPublisher(conn.JS, "sluice/executor-proxy/"+cfg.Cluster, tracer)
+	x.status, x.claims, x.base = statusKV, claimStore, base
 	srv := &http.Server{Handler: x.routes(), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()

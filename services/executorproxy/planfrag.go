@@ -27,10 +27,11 @@ import (
 // not share a disk, to the JetStream object store), the root streams the result rows to
 // the client like a SQL query.
 type planExecutor struct {
-	x       *executor
-	store   *fragexec.Store
-	objects jetstream.ObjectStore // nil: executors share a disk
-	disk    int64                 // bytes reserved for intermediate results (0: no limit)
+	x        *executor
+	outcomes *events.OutcomeReporter // fragment outcomes, several per message under load
+	store    *fragexec.Store
+	objects  jetstream.ObjectStore // nil: executors share a disk
+	disk     int64                 // bytes reserved for intermediate results (0: no limit)
 
 	mu      sync.Mutex
 	runners map[string]*fragexec.Runner                      // by schema
@@ -46,7 +47,7 @@ func newPlanExecutor(ctx context.Context, x *executor) (*planExecutor, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &planExecutor{x: x, store: store, runners: map[string]*fragexec.Runner{}, running: map[string]map[*context.CancelCauseFunc]struct{}{}}
+	p := &planExecutor{x: x, outcomes: events.NewOutcomeReporter(x.pub), store: store, runners: map[string]*fragexec.Runner{}, running: map[string]map[*context.CancelCauseFunc]struct{}{}}
 	if p.disk, err = intermediateDisk(x.cfg.IntermediateDisk); err != nil {
 		return nil, err
 	}
@@ -113,7 +114,7 @@ func (p *planExecutor) ended(query string) {
 }
 
 // handle runs one plan fragment and settles its message.
-func (p *planExecutor) handle(ctx context.Context, msg jetstream.Msg, frag events.Fragment) {
+func (p *planExecutor) handle(ctx context.Context, msg settler, frag events.Fragment) {
 	x := p.x
 	id := frag.Query.ID
 	if _, settled := x.settleEnded(ctx, msg, id); settled {
@@ -179,7 +180,7 @@ func (p *planExecutor) handle(ctx context.Context, msg jetstream.Msg, frag event
 	}
 	ev := events.FragmentDone{FragmentRun: p.runOf(frag),
 		Output: out, ReleasedAt: frag.ReleasedAt, StartedAt: started.UTC(), EndedAt: time.Now().UTC()}
-	settle(msg, p.publishStatus(ctx, events.SubjectFragmentDone, events.TypeFragmentDone, frag, ev))
+	settle(msg, p.report(ctx, frag, func() error { return p.outcomes.Done(ctx, ev) }))
 }
 
 // defaultIntermediateDisk is the disk reserved for intermediate results when the
@@ -229,7 +230,7 @@ func (p *planExecutor) upload(ctx context.Context, query, fragment, path string)
 }
 
 // runRoot runs the root fragment: the client is handed to this cluster, as for SQL.
-func (p *planExecutor) runRoot(ctx context.Context, msg jetstream.Msg, frag events.Fragment, runner *fragexec.Runner, f fragexec.Fragment) {
+func (p *planExecutor) runRoot(ctx context.Context, msg settler, frag events.Fragment, runner *fragexec.Runner, f fragexec.Fragment) {
 	x := p.x
 	id := frag.Query.ID
 	if prev, dup := x.store.Get(id); dup {
@@ -341,7 +342,7 @@ func (p *planExecutor) publishFailed(ctx context.Context, frag events.Fragment, 
 		// The root's failure ends the query (the scheduler would end it the same way).
 		return p.x.publishEnd(ctx, events.SubjectFailed, frag.Query.ID, qe, 0, 0, 0)
 	}
-	return p.publishStatus(ctx, events.SubjectFragmentFailed, events.TypeFragmentFailed, frag, ev)
+	return p.report(ctx, frag, func() error { return p.outcomes.Failed(ctx, ev) })
 }
 
 // runOf identifies this cluster's run of a released fragment in its outcome events.
@@ -349,8 +350,24 @@ func (p *planExecutor) runOf(frag events.Fragment) events.FragmentRun {
 	return events.FragmentRun{QueryID: frag.Query.ID, FragmentID: frag.FragmentID, Cluster: p.x.cfg.Cluster, Attempt: frag.Attempt, Dispatch: frag.Dispatch}
 }
 
-func (p *planExecutor) publishStatus(ctx context.Context, subject, ceType string, frag events.Fragment, ev any) bool {
-	return p.x.publishRetrying(ctx, subject, events.MsgIDFragmentStatus(frag.Query.ID, frag.FragmentID, frag.Attempt, frag.Dispatch), frag.Query.ID, ceType, ev)
+// report stores an outcome through the group-commit reporter, retrying a failed store a
+// few times; false when it could not be stored (the fragment is then redelivered).
+func (p *planExecutor) report(ctx context.Context, frag events.Fragment, store func() error) bool {
+	for attempt := 0; ; attempt++ {
+		err := store()
+		if err == nil {
+			return true
+		}
+		p.x.log.Warn("fragment outcome not stored", "query", frag.Query.ID, "fragment", frag.FragmentID, "attempt", attempt, "err", err)
+		if attempt == 4 {
+			return false
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(100 * time.Millisecond << attempt):
+		}
+	}
 }
 
 func asQueryError(err error) *protocol.QueryError {

@@ -20,15 +20,18 @@ import (
 )
 
 // emptyFleet is one cluster whose executors do no work: each plan fragment is reported
-// done at once, as an executor-proxy reports it, and a root ends its query. It beats like
-// an executor-proxy (heartbeats expire).
+// done at once, as an executor-proxy reports it (each fragment of a batch on its own
+// goroutine, outcomes through an events.OutcomeReporter, the batch acknowledged once
+// every outcome is stored), and a root ends its query. It beats like an executor-proxy
+// (heartbeats expire).
 type emptyFleet struct {
-	tb      testing.TB
-	ctx     context.Context
-	pub     *events.Publisher
-	cluster string
-	slots   int
-	cons    jetstream.Consumer
+	tb       testing.TB
+	ctx      context.Context
+	pub      *events.Publisher
+	outcomes *events.OutcomeReporter
+	cluster  string
+	slots    int
+	cons     jetstream.Consumer
 	// onFragment, when set, sees every fragment received (before it is reported).
 	onFragment func(f events.Fragment, received time.Time)
 
@@ -62,14 +65,14 @@ func newEmptyFleet(tb testing.TB, conn *natsutil.Conn, cluster string, slots int
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &emptyFleet{tb: tb, ctx: ctx, pub: events.NewPublisher(conn.JS, "test-executor", noop.NewTracerProvider().Tracer("test")),
-		cluster: cluster, slots: slots, cons: cons}
+	pub := events.NewPublisher(conn.JS, "test-executor", noop.NewTracerProvider().Tracer("test"))
+	return &emptyFleet{tb: tb, ctx: ctx, pub: pub, outcomes: events.NewOutcomeReporter(pub), cluster: cluster, slots: slots, cons: cons}
 }
 
 // start pulls fragments until the returned context is stopped.
 func (e *emptyFleet) start() jetstream.ConsumeContext {
 	cc, err := e.cons.Consume(func(msg jetstream.Msg) {
-		go e.run(msg, time.Now())
+		go e.runBatch(msg, time.Now())
 	}, jetstream.PullMaxMessages(e.slots))
 	if err != nil {
 		e.tb.Fatal(err)
@@ -77,29 +80,48 @@ func (e *emptyFleet) start() jetstream.ConsumeContext {
 	return cc
 }
 
-// runN runs the next n fragments, one after the other.
+// runN runs batches of fragments, one after the other, until at least n fragments ran.
 func (e *emptyFleet) runN(n int) {
 	for n > 0 {
-		batch, err := e.cons.Fetch(n, jetstream.FetchMaxWait(10*time.Second))
+		msgs, err := e.cons.Fetch(1, jetstream.FetchMaxWait(10*time.Second))
 		if err != nil {
 			e.tb.Fatal(err)
 		}
-		for msg := range batch.Messages() {
-			e.run(msg, time.Now())
-			n--
+		for msg := range msgs.Messages() {
+			n -= e.runBatch(msg, time.Now())
 		}
-		if batch.Error() != nil {
-			e.tb.Fatal(batch.Error())
+		if msgs.Error() != nil {
+			e.tb.Fatal(msgs.Error())
 		}
 	}
 }
 
-func (e *emptyFleet) run(msg jetstream.Msg, received time.Time) {
-	var f events.Fragment
-	if _, err := events.Decode(msg.Headers(), msg.Data(), events.TypeFragment, &f); err != nil {
+// runBatch runs a batch's fragments, each on its own goroutine, and acknowledges the
+// batch once every outcome is stored. It returns the number of fragments.
+func (e *emptyFleet) runBatch(msg jetstream.Msg, received time.Time) int {
+	var b events.FragmentBatch
+	if _, err := events.Decode(msg.Headers(), msg.Data(), events.TypeFragmentBatch, &b); err != nil {
 		e.tb.Error(err)
-		return
+		return 0
 	}
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for _, f := range b.Fragments {
+		wg.Go(func() {
+			if !e.run(f, received) {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	if !failed.Load() {
+		_ = msg.Ack()
+	}
+	return len(b.Fragments)
+}
+
+// run reports one fragment done (a root: its query finished); false if that failed.
+func (e *emptyFleet) run(f events.Fragment, received time.Time) bool {
 	if e.onFragment != nil {
 		e.onFragment(f, received)
 	}
@@ -108,19 +130,20 @@ func (e *emptyFleet) run(msg jetstream.Msg, received time.Time) {
 		_, err = e.pub.Publish(e.ctx, events.SubjectFinished, events.MsgIDTerminal(f.Query.ID), f.Query.ID, events.TypeQueryFinished,
 			events.QueryEnded{QueryID: f.Query.ID, Cluster: e.cluster, EndedAt: time.Now().UTC()})
 	} else {
-		_, err = e.pub.Publish(e.ctx, events.SubjectFragmentDone, events.MsgIDFragmentStatus(f.Query.ID, f.FragmentID, f.Attempt, f.Dispatch), f.Query.ID,
-			events.TypeFragmentDone, events.FragmentDone{FragmentRun: events.FragmentRun{QueryID: f.Query.ID, FragmentID: f.FragmentID, Cluster: e.cluster, Attempt: f.Attempt,
-				Dispatch: f.Dispatch}, Output: events.FragmentOutput{Fragment: f.FragmentID, Path: "/dev/null"}, StartedAt: received, EndedAt: time.Now()})
+		err = e.outcomes.Done(e.ctx, events.FragmentDone{FragmentRun: events.FragmentRun{QueryID: f.Query.ID, FragmentID: f.FragmentID, Cluster: e.cluster,
+			Attempt: f.Attempt, Dispatch: f.Dispatch}, Output: events.FragmentOutput{Fragment: f.FragmentID, Path: "/dev/null"}, StartedAt: received, EndedAt: time.Now()})
 	}
-	if err != nil && e.ctx.Err() == nil {
-		e.tb.Error(err)
-		return
+	if err != nil {
+		if e.ctx.Err() == nil {
+			e.tb.Error(err)
+		}
+		return false
 	}
 	e.fragments.Add(1)
 	if f.Root {
 		e.ended.Add(1)
 	}
-	_ = msg.Ack()
+	return true
 }
 
 // place publishes a placed event of a plan query on the fleet's cluster.

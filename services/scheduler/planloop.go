@@ -29,8 +29,12 @@ import (
 //
 // At start it rebuilds: it folds QUERIES (placed, cancel, terminal), then
 // FRAGMENT_STATUS (fragment outcomes), publishing nothing but query ends meanwhile;
-// then it publishes every fragment still in flight again (same message IDs: copies that
-// still exist are dropped as duplicates, lost ones are restored) and runs live.
+// then it reissues every fragment in flight whose copy is no longer in PLAN_FRAGMENTS
+// (see rebuilt) and runs live.
+//
+// Fragments released at the same time to the same cluster go out in one message (a
+// FragmentBatch), and executors report outcomes the same way: under load one JetStream
+// message carries many fragments, while an idle scheduler still sends each at once.
 type planLoop struct {
 	cfg     Config
 	log     *slog.Logger
@@ -51,6 +55,9 @@ type planLoop struct {
 	status     *follow.Follower // the fragment outcomes, followed once QUERIES is folded
 	// failed ends the loop with this error (the outcomes cannot be followed).
 	failed error
+	// nonce and batches name the fragment batches this process publishes.
+	nonce   string
+	batches uint64
 
 	slotsMu sync.Mutex
 	slots   map[string]int // each cluster's executor slots, for partitioning
@@ -77,7 +84,7 @@ func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream
 		return nil, fmt.Errorf("scheduler: SLUICE_MEMORY_SOFT_LIMIT: %w", err)
 	}
 	return &planLoop{cfg: cfg, memoryLimit: memoryLimit, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
-		inputs: newMailbox(), cuts: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
+		nonce: events.NewNonce(), inputs: newMailbox(), cuts: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
 		traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
 }
 
@@ -109,14 +116,27 @@ func (l *planLoop) run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-l.inputs.ready:
+			// The actions of every input taken are carried out together: the fragments
+			// they release to a cluster go out in one batch. While rebuilding, releases
+			// are held back (rebuilt reissues what is in flight).
+			var a plans.Actions
 			for _, in := range l.inputs.take() {
-				l.apply(ctx, in(time.Now()))
+				b := in(time.Now())
+				if l.rebuilding {
+					b.Releases = nil
+				}
+				a.Merge(b)
 			}
+			l.apply(ctx, a)
 			if l.failed != nil {
 				return l.failed
 			}
 		case now := <-tick.C:
-			l.apply(ctx, l.engine.Tick(now))
+			a := l.engine.Tick(now)
+			if l.rebuilding {
+				a.Releases = nil
+			}
+			l.apply(ctx, a)
 			l.publishLoad(ctx, now)
 		}
 	}
@@ -144,21 +164,70 @@ func (l *planLoop) queriesFolded(ctx context.Context) func(time.Time) plans.Acti
 			return plans.Actions{}
 		}
 		l.status = st
-		go awaitCaughtUp(ctx, st, func() { l.submit(l.rebuilt) })
+		go awaitCaughtUp(ctx, st, func() { l.submit(l.rebuilt(ctx)) })
 		return plans.Actions{}
 	}
 }
 
-// rebuilt ends the rebuild: the fragments in flight are published again, under their
-// releases' message IDs (see release for what a duplicate means).
-func (l *planLoop) rebuilt(time.Time) plans.Actions {
-	l.rebuilding = false
-	inflight, err := l.engine.InFlight()
-	if err != nil {
-		l.log.Error("cannot republish the fragments in flight", "err", err)
+// rebuilt ends the rebuild. A fragment in flight (released, no outcome) whose copy is
+// still in PLAN_FRAGMENTS waits there or runs on an executor, and its outcome will come.
+// One without a copy was consumed, and executors consume a fragment only once its outcome
+// is stored, so that outcome was lost with the soft state (the NATS servers restarted, or
+// it aged out); or the scheduler stopped before its batch was stored. Either way it is
+// reissued under a new dispatch number (an outcome of the old one still counts).
+func (l *planLoop) rebuilt(ctx context.Context) func(time.Time) plans.Actions {
+	return func(now time.Time) plans.Actions {
+		l.rebuilding = false
+		inflight, err := l.engine.InFlight()
+		if err != nil {
+			l.log.Error("cannot list the fragments in flight", "err", err)
+		}
+		copies, err := l.queuedCopies(ctx)
+		if err != nil {
+			// Without the list every fragment in flight is reissued: some run twice.
+			l.log.Warn("cannot list the fragments still queued; reissuing every fragment in flight", "err", err)
+		}
+		var a plans.Actions
+		for _, r := range inflight {
+			if copies[events.MsgIDPlanFragment(r.Query, r.Fragment, r.Attempt, r.Dispatch)] {
+				continue
+			}
+			re, ok, err := l.engine.Reissue(r.Query, r.Fragment, now)
+			if err != nil || !ok {
+				continue
+			}
+			a.Releases = append(a.Releases, re)
+		}
+		l.log.Info("plan scheduler rebuilt from the log", "queries", l.engine.Load().Queries, "in_flight", len(inflight), "reissued", len(a.Releases))
+		return a
 	}
-	l.log.Info("plan scheduler rebuilt from the log", "queries", l.engine.Load().Queries, "in_flight", len(inflight))
-	return plans.Actions{Releases: inflight}
+}
+
+// queuedCopies lists the releases still in PLAN_FRAGMENTS (waiting, or held by an
+// executor), by their message IDs (events.MsgIDPlanFragment). It reads the messages one
+// by one: the stream holds at most the clusters' windows.
+func (l *planLoop) queuedCopies(ctx context.Context) (map[string]bool, error) {
+	s, err := l.js.Stream(ctx, events.StreamPlanFragments)
+	if err != nil {
+		return nil, err
+	}
+	copies := map[string]bool{}
+	for seq := uint64(1); ; {
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(events.SubjectPlanFragmentAll))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return copies, nil
+		}
+		if err != nil {
+			return copies, err
+		}
+		var b events.FragmentBatch
+		if _, err := events.Decode(m.Header, m.Data, events.TypeFragmentBatch, &b); err == nil {
+			for _, f := range b.Fragments {
+				copies[events.MsgIDPlanFragment(f.Query.ID, f.FragmentID, f.Attempt, f.Dispatch)] = true
+			}
+		}
+		seq = m.Sequence + 1
+	}
 }
 
 // submit hands an input to the loop. It never blocks: a follower whose callback blocks
@@ -253,24 +322,23 @@ func (l *planLoop) onEvent(ctx context.Context, msg jetstream.Msg) func(time.Tim
 	return nil
 }
 
-// onStatus decodes one fragment outcome into an input of the engine (nil: nothing to do).
+// onStatus decodes one report of fragment outcomes into an input of the engine (nil:
+// nothing to do).
 func (l *planLoop) onStatus(msg jetstream.Msg) func(time.Time) plans.Actions {
-	h, data, subject := msg.Headers(), msg.Data(), msg.Subject()
-	switch {
-	case subject == events.SubjectFragmentDone:
-		var d events.FragmentDone
-		if _, err := events.Decode(h, data, events.TypeFragmentDone, &d); err != nil {
-			return nil
-		}
-		return func(now time.Time) plans.Actions { return l.engine.Done(d, now) }
-	case subject == events.SubjectFragmentFailed:
-		var d events.FragmentFailed
-		if _, err := events.Decode(h, data, events.TypeFragmentFailed, &d); err != nil {
-			return nil
-		}
-		return func(now time.Time) plans.Actions { return l.engine.Failed(d, now) }
+	var o events.FragmentOutcomes
+	if _, err := events.Decode(msg.Headers(), msg.Data(), events.TypeFragmentOutcomes, &o); err != nil || o.Len() == 0 {
+		return nil
 	}
-	return nil
+	return func(now time.Time) plans.Actions {
+		var a plans.Actions
+		for _, d := range o.Done {
+			a.Merge(l.engine.Done(d, now))
+		}
+		for _, f := range o.Failed {
+			a.Merge(l.engine.Failed(f, now))
+		}
+		return a
+	}
 }
 
 // placed adds a newly placed plan query cut into dag, with each fragment's plan encoded
@@ -339,6 +407,8 @@ func (l *planLoop) cut(ctx context.Context, p events.QueryPlaced) (*fragment.DAG
 			return nil, nil, protocol.NewError(protocol.GenericInternalError, "%v", err)
 		}
 	}
+	// The engine needs the encoded plans and the DAG's structure, not its relation trees.
+	dag.Release()
 	return dag, encoded, nil
 }
 
@@ -364,14 +434,12 @@ func scaleOf(schema string, configured float64) float64 {
 	return configured
 }
 
-// apply carries out the engine's actions: fragments are published without waiting for
-// each ack (a failed publish is retried with the same message ID), ends are published
-// and waited for. While rebuilding, releases are held back (rebuilt publishes them).
+// apply carries out the engine's actions: the fragments released to each cluster go out
+// in batches, without waiting for each ack (a failed publish is retried with the same
+// message ID); ends are published and waited for.
 func (l *planLoop) apply(ctx context.Context, a plans.Actions) {
-	for _, r := range a.Releases {
-		if !l.rebuilding {
-			l.release(ctx, r)
-		}
+	if len(a.Releases) > 0 {
+		l.releaseBatches(ctx, a.Releases)
 	}
 	for _, e := range a.Ends {
 		ev := events.QueryEnded{QueryID: e.Query, Cluster: e.Cluster, EndedAt: time.Now().UTC(), Error: e.Error, By: "scheduler"}
@@ -381,76 +449,74 @@ func (l *planLoop) apply(ctx context.Context, a plans.Actions) {
 	}
 }
 
-// fragmentEvent is the event that carries release r to its cluster's executors.
-func (l *planLoop) fragmentEvent(r plans.Release) events.Fragment {
+// maxBatchBytes bounds the plans carried by one FragmentBatch (the NATS message limit is
+// 1 MiB by default); a fragment larger than it goes alone.
+const maxBatchBytes = 512 << 10
+
+// fragmentEvent is the event that carries release r to its cluster's executors, with the
+// trace context of its own publish span (a child of its query's trace).
+func (l *planLoop) fragmentEvent(ctx context.Context, r plans.Release) events.Fragment {
+	subject := events.PlanFragmentSubject(r.Cluster)
+	fctx, span := events.StartPublishSpan(l.trace(ctx, r.Query), l.tracer, subject, events.MsgIDPlanFragment(r.Query, r.Fragment, r.Attempt, r.Dispatch), r.Query)
+	defer span.End()
 	return events.Fragment{Query: l.specs[r.Query], FragmentID: r.Fragment, Cluster: r.Cluster, Home: r.Home, Region: r.Region,
-		Attempt: r.Attempt, Plan: r.Plan, Root: r.Root, Inputs: r.Inputs, Dispatch: r.Dispatch, ReleasedAt: r.ReleasedAt}
+		Attempt: r.Attempt, Plan: r.Plan, Root: r.Root, Inputs: r.Inputs, Dispatch: r.Dispatch, ReleasedAt: r.ReleasedAt,
+		Trace: events.TraceMap(fctx)}
 }
 
-// release publishes a released fragment without waiting for the ack (a failed publish is
-// retried with the same message ID).
-//
-// A duplicate means this release was published before the scheduler last rebuilt. If its
-// copy is still in PLAN_FRAGMENTS it waits there or is held by an executor. If the copy is
-// gone, an executor ran it (executors acknowledge after reporting the outcome) and the
-// outcome was lost with the soft state, so the fragment is reissued under a new dispatch
-// number.
-func (l *planLoop) release(ctx context.Context, r plans.Release) {
-	frag := l.fragmentEvent(r)
-	subject, msgID := events.PlanFragmentSubject(r.Cluster), events.MsgIDPlanFragment(r.Query, r.Fragment, r.Attempt, r.Dispatch)
-	qctx := l.trace(ctx, r.Query)
-	fut, err := l.pub.PublishAsync(qctx, subject, msgID, r.Query, events.TypeFragment, frag)
+// releaseBatches publishes the released fragments, one batch per cluster (in release
+// order, split at maxBatchBytes of plans).
+func (l *planLoop) releaseBatches(ctx context.Context, releases []plans.Release) {
+	var order []string
+	batches := map[string][]events.FragmentBatch{}
+	size := map[string]int{}
+	for _, r := range releases {
+		bs, ok := batches[r.Cluster]
+		if !ok {
+			order = append(order, r.Cluster)
+		}
+		if len(bs) == 0 || size[r.Cluster]+len(r.Plan) > maxBatchBytes {
+			bs, size[r.Cluster] = append(bs, events.FragmentBatch{}), 0
+		}
+		last := &bs[len(bs)-1]
+		last.Fragments = append(last.Fragments, l.fragmentEvent(ctx, r))
+		size[r.Cluster] += len(r.Plan)
+		batches[r.Cluster] = bs
+	}
+	for _, c := range order {
+		for _, b := range batches[c] {
+			l.batches++
+			l.publishBatch(ctx, c, events.MsgIDFragmentBatch(l.nonce, l.batches), b)
+		}
+	}
+}
+
+// publishBatch publishes a batch of fragments without waiting for the ack; a failed
+// publish is retried with the same message ID until it is stored or ctx ends.
+func (l *planLoop) publishBatch(ctx context.Context, cluster, msgID string, b events.FragmentBatch) {
+	subject, query := events.PlanFragmentSubject(cluster), b.Fragments[0].Query.ID
+	fut, err := l.pub.PublishAsync(ctx, subject, msgID, query, events.TypeFragmentBatch, b)
 	go func() {
-		var ack *jetstream.PubAck
 		if err == nil {
 			select {
-			case ack = <-fut.Ok():
+			case <-fut.Ok():
+				return
 			case err = <-fut.Err():
 			case <-ctx.Done():
 				return
 			}
 		}
-		if err != nil {
-			ack = l.republish(ctx, qctx, subject, msgID, frag, err)
-		}
-		if ack != nil && ack.Duplicate && l.copyGone(ctx, ack.Sequence) {
-			l.submit(func(now time.Time) plans.Actions {
-				re, ok, err := l.engine.Reissue(r.Query, r.Fragment, now)
-				if err != nil || !ok || re.Dispatch != r.Dispatch+1 {
-					return plans.Actions{} // finished or released again meanwhile
-				}
-				l.log.Info("fragment reissued: its outcome was lost", "query", r.Query, "fragment", r.Fragment, "dispatch", re.Dispatch)
-				return plans.Actions{Releases: []plans.Release{re}}
-			})
+		l.log.Warn("fragment publish failed; retrying", "cluster", cluster, "fragments", len(b.Fragments), "first", msgID, "err", err)
+		for ctx.Err() == nil {
+			if _, err := l.pub.Publish(ctx, subject, msgID, query, events.TypeFragmentBatch, b); err == nil {
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
 		}
 	}()
-}
-
-// copyGone reports whether the PLAN_FRAGMENTS message at seq was consumed (false when
-// that cannot be read).
-func (l *planLoop) copyGone(ctx context.Context, seq uint64) bool {
-	s, err := l.js.Stream(ctx, events.StreamPlanFragments)
-	if err != nil {
-		return false
-	}
-	_, err = s.GetMsg(ctx, seq)
-	return errors.Is(err, jetstream.ErrMsgNotFound)
-}
-
-// republish retries a fragment whose asynchronous publish failed, until it is stored or
-// ctx ends (nil).
-func (l *planLoop) republish(ctx, qctx context.Context, subject, msgID string, frag events.Fragment, cause error) *jetstream.PubAck {
-	l.log.Warn("fragment publish failed; retrying", "query", frag.Query.ID, "fragment", frag.FragmentID, "err", cause)
-	for ctx.Err() == nil {
-		if ack, err := l.pub.Publish(qctx, subject, msgID, frag.Query.ID, events.TypeFragment, frag); err == nil {
-			return ack
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-	return nil
 }
 
 func (l *planLoop) trace(ctx context.Context, id string) context.Context {

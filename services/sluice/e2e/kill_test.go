@@ -287,12 +287,12 @@ func TestExecutorKilledWithPlanFragments(t *testing.T) {
 	natstest.Eventually(t, 30*time.Second, "local-1 settled its redelivered fragments", func() bool {
 		return heldBy(t, js, "local-1") == 0 && f.clusterState(t, "local-1") == "ready"
 	})
-	eachEvent(t, js, []string{events.SubjectFragmentDone}, func(m jetstream.Msg) bool {
-		var d events.FragmentDone
-		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentDone, &d); err == nil && d.Cluster == "local-1" && d.EndedAt.After(killedAt) {
-			t.Errorf("local-1 ran fragment %s after it was killed", d.FragmentID)
+	eachOutcomes(t, js, func(o events.FragmentOutcomes) {
+		for _, d := range o.Done {
+			if d.Cluster == "local-1" && d.EndedAt.After(killedAt) {
+				t.Errorf("local-1 ran fragment %s after it was killed", d.FragmentID)
+			}
 		}
-		return true
 	})
 }
 
@@ -357,12 +357,12 @@ func TestKilledThiefsOutputsAreRerun(t *testing.T) {
 
 	followTPCH(t, c, plan, 3, "after losing local-2's outputs")
 	missing := 0
-	eachEvent(t, js, []string{events.SubjectFragmentFailed}, func(m jetstream.Msg) bool {
-		var d events.FragmentFailed
-		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentFailed, &d); err == nil && d.QueryID == plan.ID && d.Retriable {
-			missing += len(d.MissingInputs)
+	eachOutcomes(t, js, func(o events.FragmentOutcomes) {
+		for _, d := range o.Failed {
+			if d.QueryID == plan.ID && d.Retriable {
+				missing += len(d.MissingInputs)
+			}
 		}
-		return true
 	})
 	if missing == 0 {
 		t.Error("no fragment reported its inputs missing: the lost outputs were not exercised")

@@ -195,8 +195,22 @@ type logEvent struct {
 	id      string
 }
 
+// eachOutcomes calls fn with every report of fragment outcomes in FRAGMENT_STATUS.
+func eachOutcomes(t *testing.T, js jetstream.JetStream, fn func(events.FragmentOutcomes)) {
+	t.Helper()
+	eachEvent(t, js, []string{events.SubjectFragmentOutcomes}, func(m jetstream.Msg) bool {
+		var o events.FragmentOutcomes
+		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentOutcomes, &o); err != nil {
+			t.Fatal(err)
+		}
+		fn(o)
+		return true
+	})
+}
+
 // eachEvent calls fn with every event of the QUERIES stream on subjects (all when none),
-// in stream order, until fn returns false or the log's end.
+// or of FRAGMENT_STATUS for its subjects, in stream order, until fn returns false or the
+// log's end.
 func eachEvent(t *testing.T, js jetstream.JetStream, subjects []string, fn func(jetstream.Msg) bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -76,14 +76,11 @@ func wireRows(pages []protocol.QueryResults) [][]rowcompare.Cell {
 func fragmentsDone(t *testing.T, js jetstream.JetStream) (map[string]int, map[string]int) {
 	t.Helper()
 	clusters, perQuery := map[string]int{}, map[string]int{}
-	eachEvent(t, js, []string{events.SubjectFragmentDone}, func(m jetstream.Msg) bool {
-		var d events.FragmentDone
-		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentDone, &d); err != nil {
-			t.Fatal(err)
+	eachOutcomes(t, js, func(o events.FragmentOutcomes) {
+		for _, d := range o.Done {
+			clusters[d.Cluster]++
+			perQuery[d.QueryID]++
 		}
-		clusters[d.Cluster]++
-		perQuery[d.QueryID]++
-		return true
 	})
 	return clusters, perQuery
 }
@@ -261,16 +258,13 @@ func followTPCH(t *testing.T, c rawClient, plan protocol.QueryResults, n int, wh
 func fragmentsDoneOn(t *testing.T, js jetstream.JetStream, cluster string) (int, map[string]int) {
 	t.Helper()
 	total, perQuery := 0, map[string]int{}
-	eachEvent(t, js, []string{events.SubjectFragmentDone}, func(m jetstream.Msg) bool {
-		var d events.FragmentDone
-		if _, err := events.Decode(m.Headers(), m.Data(), events.TypeFragmentDone, &d); err != nil {
-			t.Fatal(err)
+	eachOutcomes(t, js, func(o events.FragmentOutcomes) {
+		for _, d := range o.Done {
+			if d.Cluster == cluster {
+				total++
+				perQuery[d.QueryID]++
+			}
 		}
-		if d.Cluster == cluster {
-			total++
-			perQuery[d.QueryID]++
-		}
-		return true
 	})
 	return total, perQuery
 }

@@ -143,7 +143,8 @@ type Actions struct {
 	Ends     []End
 }
 
-func (a *Actions) merge(b Actions) {
+// Merge appends b's actions to a's.
+func (a *Actions) Merge(b Actions) {
 	a.Releases = append(a.Releases, b.Releases...)
 	a.Ends = append(a.Ends, b.Ends...)
 }
@@ -237,9 +238,9 @@ func (e *Engine) SetCluster(name string, slots int, region string, now time.Time
 	var a Actions
 	if c.slots == 0 && was > 0 {
 		e.reclaim(c, now)
-		a.merge(e.pumpAll(now))
+		a.Merge(e.pumpAll(now))
 	}
-	a.merge(e.pump(c, now))
+	a.Merge(e.pump(c, now))
 	return a
 }
 
@@ -361,7 +362,7 @@ func (e *Engine) steal(now time.Time) Actions {
 				q := e.queries[wf.Query]
 				r, err := e.release(q, q.frags[wf.ID], c, now)
 				if err != nil {
-					a.merge(e.fail(q, protocol.NewError(protocol.GenericInternalError, "%v", err)))
+					a.Merge(e.fail(q, protocol.NewError(protocol.GenericInternalError, "%v", err)))
 					continue
 				}
 				a.Releases = append(a.Releases, r)
@@ -388,7 +389,7 @@ func (e *Engine) pump(c *cluster, now time.Time) Actions {
 		fr := q.frags[wf.ID]
 		r, err := e.release(q, fr, c, now)
 		if err != nil {
-			a.merge(e.fail(q, protocol.NewError(protocol.GenericInternalError, "%v", err)))
+			a.Merge(e.fail(q, protocol.NewError(protocol.GenericInternalError, "%v", err)))
 			continue
 		}
 		a.Releases = append(a.Releases, r)
@@ -459,8 +460,8 @@ func (e *Engine) Reissue(queryID, fragmentID string, now time.Time) (r Release, 
 }
 
 // InFlight returns every fragment that is released and not finished, as it was released,
-// by query and fragment ID. After a rebuild from the log they are published again: the
-// same message IDs make the copies that still exist duplicates.
+// by query and fragment ID. After a rebuild from the log, those whose copies are gone are
+// reissued.
 func (e *Engine) InFlight() ([]Release, error) {
 	var out []Release
 	for _, id := range e.sortedIDs() {
@@ -513,7 +514,7 @@ func (e *Engine) Done(ev events.FragmentDone, now time.Time) Actions {
 			e.enqueue(q, p, now)
 		}
 	}
-	a.merge(e.pumpAll(now))
+	a.Merge(e.pumpAll(now))
 	return a
 }
 
@@ -531,13 +532,13 @@ func (e *Engine) Failed(ev events.FragmentFailed, now time.Time) Actions {
 	qe := protocolError(ev.Error)
 	if !ev.Retriable {
 		a := e.fail(q, qe)
-		a.merge(e.pumpAll(now))
+		a.Merge(e.pumpAll(now))
 		return a
 	}
 	if fr.dispatch-fr.reissued >= e.cfg.MaxDispatches {
 		a := e.fail(q, protocol.NewError(protocol.GenericInternalError,
 			"fragment %s failed %d times; last error: %s", fr.f.ID, fr.dispatch-fr.reissued, qe.Message))
-		a.merge(e.pumpAll(now))
+		a.Merge(e.pumpAll(now))
 		return a
 	}
 	fr.state = waiting
@@ -618,7 +619,7 @@ func (e *Engine) Cancel(id string, now time.Time) Actions {
 		return Actions{}
 	}
 	a := e.fail(q, protocol.NewError(protocol.UserCanceled, "Query was canceled"))
-	a.merge(e.pumpAll(now))
+	a.Merge(e.pumpAll(now))
 	return a
 }
 
@@ -648,13 +649,13 @@ func (e *Engine) Tick(now time.Time) Actions {
 		for _, id := range e.sortedIDs() {
 			q := e.queries[id]
 			if !q.ending && now.Sub(q.PlacedAt) >= e.cfg.QueryTimeout {
-				a.merge(e.fail(q, protocol.NewError(protocol.ExceededTimeLimit,
+				a.Merge(e.fail(q, protocol.NewError(protocol.ExceededTimeLimit,
 					"Query exceeded the maximum execution time limit of %s", e.cfg.QueryTimeout)))
 			}
 		}
 	}
-	a.merge(e.pumpAll(now))
-	a.merge(e.steal(now))
+	a.Merge(e.pumpAll(now))
+	a.Merge(e.steal(now))
 	return a
 }
 
@@ -721,7 +722,7 @@ func (e *Engine) pumpAll(now time.Time) Actions {
 	}
 	slices.Sort(names)
 	for _, n := range names {
-		a.merge(e.pump(e.clusters[n], now))
+		a.Merge(e.pump(e.clusters[n], now))
 	}
 	return a
 }

@@ -357,7 +357,7 @@ func TestStealingIsDelayScheduling(t *testing.T) {
 				r := pending[0]
 				pending = pending[1:]
 				done := finished(e, r, time.Millisecond, now)
-				done.merge(e.Tick(now))
+				done.Merge(e.Tick(now))
 				for _, n := range done.Releases {
 					if !strings.Contains(n.Fragment, "_p") && n.Cluster != "home" {
 						t.Errorf("fragment %s with inputs ran on %s", n.Fragment, n.Cluster)
