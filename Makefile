@@ -34,6 +34,7 @@ bench: ## Run the benchmarks and print the figures the issues ask for (see docs/
 fuzz: ## Fuzz the parsers for 30 s each
 	$(GO) test ./pkg/clientsession/ -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./events/ -run '^$$' -fuzz FuzzDecode -fuzztime 30s
+	$(GO) test ./events/ -run '^$$' -fuzz FuzzFragmentBatch -fuzztime 30s
 	$(GO) test ./services/executorproxy/internal/trinowire/ -run '^$$' -fuzz FuzzErrorFromDuckDB -fuzztime 30s
 	$(GO) test ./services/admission/rgspec/ -run '^$$' -fuzz FuzzParse -fuzztime 30s
 	$(GO) test ./services/placement/internal/framework/ -run '^$$' -fuzz FuzzParseConfig -fuzztime 30s
