@@ -124,7 +124,8 @@ func checkPlaceholders(t *testing.T, d *DAG) {
 }
 
 // checkRunnable: every fragment is a complete plan on its own that survives a binary
-// round trip and that substrait-go types to the fragment's schema.
+// round trip and that substrait-go types to the fragment's schema; MarshalPlan encodes the
+// same plan.
 func checkRunnable(t *testing.T, d *DAG) {
 	t.Helper()
 	for _, f := range d.Fragments {
@@ -139,6 +140,14 @@ func checkRunnable(t *testing.T, d *DAG) {
 		var back substraitpb.Plan
 		if err := proto.Unmarshal(b, &back); err != nil {
 			t.Fatal(err)
+		}
+		shared, err := d.MarshalPlan(f.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var fromShared substraitpb.Plan
+		if err := proto.Unmarshal(shared, &fromShared); err != nil || !proto.Equal(&fromShared, &back) {
+			t.Errorf("%s: MarshalPlan differs from Plan (%v)", f.ID, err)
 		}
 		h := newHeader(&back)
 		ty, err := newTyper(h)
@@ -295,6 +304,35 @@ func TestDAGPlanUnknownFragment(t *testing.T) {
 	t.Parallel()
 	if _, err := cut(t, "q01", nil).Plan("nope"); !errors.Is(err, ErrUnknownFragment) {
 		t.Errorf("error %v, want ErrUnknownFragment", err)
+	}
+	if _, err := cut(t, "q01", nil).MarshalPlan("nope"); !errors.Is(err, ErrUnknownFragment) {
+		t.Errorf("error %v, want ErrUnknownFragment", err)
+	}
+}
+
+// TestReleaseKeepsTheStructure: a released DAG keeps its fragments, dependencies,
+// partitions and costs, and refuses to give plans.
+func TestReleaseKeepsTheStructure(t *testing.T) {
+	t.Parallel()
+	d := cut(t, "q01", map[string]int{"lineitem": 4})
+	work, critical := d.Work(), d.CriticalPath()
+	d.Release()
+	for _, f := range d.Fragments {
+		if f.Rel != nil {
+			t.Errorf("%s still holds its relations", f.ID)
+		}
+		if _, err := d.Plan(f.ID); !errors.Is(err, ErrReleased) {
+			t.Errorf("Plan(%s) after Release: %v, want ErrReleased", f.ID, err)
+		}
+		if _, err := d.MarshalPlan(f.ID); !errors.Is(err, ErrReleased) {
+			t.Errorf("MarshalPlan(%s) after Release: %v, want ErrReleased", f.ID, err)
+		}
+	}
+	if len(d.Fragments) != 6 || d.Root().Partition != nil || d.Fragments[0].Partition == nil || len(d.Root().Deps) == 0 {
+		t.Errorf("structure lost: %d fragments, root %+v", len(d.Fragments), d.Root())
+	}
+	if d.Work() != work || d.CriticalPath() != critical {
+		t.Errorf("costs changed: work %v → %v, critical path %v → %v", work, d.Work(), critical, d.CriticalPath())
 	}
 }
 

@@ -141,6 +141,19 @@ func (d *DAG) Plan(id string) (*substraitpb.Plan, error) {
 	return d.hdr.plan(proto.CloneOf(f.Rel), append([]string(nil), f.Schema.Names...)), nil
 }
 
+// MarshalPlan is Plan encoded as binary protobuf, without copying the fragment's
+// relations first (Plan returns a copy the caller may change).
+func (d *DAG) MarshalPlan(id string) ([]byte, error) {
+	f, ok := d.byID[id]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownFragment, id)
+	}
+	if f.Rel == nil {
+		return nil, fmt.Errorf("%w: %q", ErrReleased, id)
+	}
+	return proto.Marshal(d.hdr.sharedPlan(f.Rel, f.Schema.Names))
+}
+
 // Release drops every fragment's relations and schema and the plan's extensions,
 // keeping the dependency structure, partitions and costs: a holder that encoded every
 // fragment's plan keeps the DAG small (a relation tree is thousands of small objects for

@@ -134,6 +134,19 @@ func (h *header) plan(rel *substraitpb.Rel, names []string) *substraitpb.Plan {
 	return p
 }
 
+// sharedPlan is plan without copies: the plan shares rel and h's messages, so it must
+// not be changed (it is only encoded).
+func (h *header) sharedPlan(rel *substraitpb.Rel, names []string) *substraitpb.Plan {
+	return &substraitpb.Plan{
+		Relations: []*substraitpb.PlanRel{{RelType: &substraitpb.PlanRel_Root{
+			Root: &substraitpb.RelRoot{Input: rel, Names: names},
+		}}},
+		Version:       h.version,
+		ExtensionUrns: h.urns,
+		Extensions:    h.decls,
+	}
+}
+
 // registry resolves h's extensions against the default collection, with the subquery
 // converter that plan.FromProto leaves out.
 func (h *header) registry() (expr.ExtensionRegistry, error) {

@@ -17,6 +17,20 @@ import (
 //
 // The lowered tree is only ever typed; fragments keep the original relations.
 
+// needsLowering reports whether r's subtree has a relation lower rewrites (typing the
+// others needs no copy).
+func needsLowering(r *substraitpb.Rel) bool {
+	found := false
+	forEachRel(r, "", func(r *substraitpb.Rel, _ string) bool {
+		switch r.GetRelType().(type) {
+		case *substraitpb.Rel_Fetch, *substraitpb.Rel_Exchange, *substraitpb.Rel_NestedLoopJoin, *substraitpb.Rel_Window:
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
 // lower rewrites r and its subtree in place (r must be a private copy) and returns the
 // new root.
 func lower(r *substraitpb.Rel) *substraitpb.Rel {

@@ -99,13 +99,19 @@ func (c *cutter) buildPartitions(l *logical, rel *substraitpb.Rel, deps []string
 		kind = KindPartialAggregate
 	}
 	var first *Fragment
+	if l.scan != l.node {
+		// Each partition copies rel with its own read in the scan's place: the scan is
+		// swapped for an empty relation first, so that the copies do not copy it too.
+		if !replaceAt(rel, l.node.path, l.scan.path, &substraitpb.Rel{}) {
+			return fmt.Errorf("fragment: internal error: no read at %s", l.scan.path)
+		}
+	}
 	for i := 0; i < l.parts; i++ {
 		part := partitionRead(read, i, l.parts)
-		inst := proto.CloneOf(rel)
-		if l.scan == l.node {
-			inst = part
-		} else if !replaceAt(inst, l.node.path, l.scan.path, part) {
-			return fmt.Errorf("fragment: internal error: no read at %s", l.scan.path)
+		inst := part
+		if l.scan != l.node {
+			inst = proto.CloneOf(rel)
+			replaceAt(inst, l.node.path, l.scan.path, part)
 		}
 		if l.partial != nil {
 			inst = l.partial.partialRel(inst)
@@ -126,11 +132,12 @@ func (c *cutter) buildPartitions(l *logical, rel *substraitpb.Rel, deps []string
 				return &Error{Kind: ErrUnsupported, Path: l.node.path, Rel: relName(l.node.rel), Detail: "the partition fragment cannot be typed on its own", Cause: err}
 			}
 			f.Schema = schema
+			f.Cost = c.est.estimate(inst)
 			first = f
 		} else {
-			f.Schema = first.Schema
+			// Partitions are equal row ranges: the same schema and cost.
+			f.Schema, f.Cost = first.Schema, first.Cost
 		}
-		f.Cost = c.est.estimate(inst)
 		c.est.known[f.ID] = f.Cost.Rows
 		l.outputs = append(l.outputs, f.ID)
 		c.dag.add(f)

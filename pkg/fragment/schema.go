@@ -35,7 +35,10 @@ func (t *typer) recordType(r *substraitpb.Rel) (rt []types.Type, err error) {
 			rt, err = nil, fmt.Errorf("substrait-go panicked: %v", v)
 		}
 	}()
-	rel, err := plan.RelFromProto(lower(proto.CloneOf(r)), t.reg)
+	if needsLowering(r) {
+		r = lower(proto.CloneOf(r))
+	}
+	rel, err := plan.RelFromProto(r, t.reg)
 	if err != nil {
 		return nil, err
 	}

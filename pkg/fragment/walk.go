@@ -1,8 +1,9 @@
 package fragment
 
 import (
-	"fmt"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/substrait-io/substrait-protobuf/go/substraitpb"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -118,14 +119,14 @@ func (s *scanner) walk(m protoreflect.Message, path, subquery string, top bool) 
 	fields := m.Descriptor().Fields()
 	for i := 0; i < fields.Len(); i++ {
 		fd := fields.Get(i)
-		if fd.Message() == nil || fd.IsMap() || !m.Has(fd) {
+		if fd.Message() == nil || fd.IsMap() || !mayHold(fd.Message()) || !m.Has(fd) {
 			continue
 		}
 		name := fd.JSONName()
 		if fd.IsList() {
 			list := m.Get(fd).List()
 			for j := 0; j < list.Len(); j++ {
-				field := fmt.Sprintf("%s[%d]", name, j)
+				field := name + "[" + strconv.Itoa(j) + "]"
 				s.visit(list.Get(j).Message(), path+"."+field, field, subquery, top, func(r *substraitpb.Rel) {
 					list.Set(j, protoreflect.ValueOfMessage(r.ProtoReflect()))
 				})
@@ -178,6 +179,70 @@ func (s *scanner) visit(m protoreflect.Message, path, field, subquery string, to
 		s.use(m, "window", path)
 	}
 	s.walk(m, path, subquery, false)
+}
+
+// visited are the messages visit acts on; the walker descends into the others only to
+// find these.
+var visited = []protoreflect.FullName{msgRel, msgSubquery, msgFieldReference, msgScalarFunction, msgAggregateFunc, msgWindowFunction, msgWindowRelFunc}
+
+var (
+	holdersOnce sync.Once
+	holders     map[protoreflect.MessageDescriptor]bool // keyed by identity: no name hashing
+)
+
+// mayHold reports whether a message of type md can contain, at any depth, a message visit
+// acts on. The walker skips the others (types, literals, schemas), which are most of a
+// plan's messages. A type outside the relation's closure may hold anything.
+func mayHold(md protoreflect.MessageDescriptor) bool {
+	holdersOnce.Do(func() { holders = findHolders((&substraitpb.Rel{}).ProtoReflect().Descriptor()) })
+	hold, known := holders[md]
+	return hold || !known
+}
+
+// findHolders maps every message type reachable from root to whether it is, or can
+// contain, one of the visited messages (google.protobuf.Any is opaque: visit stops there).
+func findHolders(root protoreflect.MessageDescriptor) map[protoreflect.MessageDescriptor]bool {
+	all := map[protoreflect.FullName]protoreflect.MessageDescriptor{}
+	queue := []protoreflect.MessageDescriptor{root}
+	for len(queue) > 0 {
+		md := queue[0]
+		queue = queue[1:]
+		if _, seen := all[md.FullName()]; seen {
+			continue
+		}
+		all[md.FullName()] = md
+		fields := md.Fields()
+		for i := 0; i < fields.Len(); i++ {
+			if fm := fields.Get(i).Message(); fm != nil {
+				queue = append(queue, fm)
+			}
+		}
+	}
+	hold := make(map[protoreflect.FullName]bool, len(all))
+	for _, name := range visited {
+		hold[name] = true
+	}
+	// A holder's containers are holders: repeat until nothing changes.
+	for changed := true; changed; {
+		changed = false
+		for name, md := range all {
+			if hold[name] || name == msgAny {
+				continue
+			}
+			fields := md.Fields()
+			for i := 0; i < fields.Len(); i++ {
+				if fm := fields.Get(i).Message(); fm != nil && hold[fm.FullName()] {
+					hold[name], changed = true, true
+					break
+				}
+			}
+		}
+	}
+	byDescriptor := make(map[protoreflect.MessageDescriptor]bool, len(all))
+	for name, md := range all {
+		byDescriptor[md] = hold[name]
+	}
+	return byDescriptor
 }
 
 // use records a function invocation (every function message has function_reference).

@@ -21,7 +21,6 @@ import (
 	"github.com/sluicehq/sluice/pkg/fragment"
 	"github.com/sluicehq/sluice/pkg/protocol"
 	"github.com/sluicehq/sluice/services/scheduler/internal/workqueue"
-	"google.golang.org/protobuf/proto"
 )
 
 // Config tunes the engine. The zero value of a field takes its default.
@@ -418,11 +417,7 @@ func (q *query) plan(id string) ([]byte, error) {
 
 // EncodePlan encodes fragment id of dag as a Substrait plan, binary protobuf.
 func EncodePlan(dag *fragment.DAG, id string) ([]byte, error) {
-	plan, err := dag.Plan(id)
-	if err != nil {
-		return nil, err
-	}
-	b, err := proto.Marshal(plan)
+	b, err := dag.MarshalPlan(id)
 	if err != nil {
 		return nil, fmt.Errorf("plans: encode fragment %s: %w", id, err)
 	}
