@@ -72,18 +72,20 @@ func StartPublishSpan(ctx context.Context, tracer trace.Tracer, subject, msgID, 
 // StartProcessSpan starts a CONSUMER span "process <subject>" whose parent is the producer
 // span carried in the message headers.
 func StartProcessSpan(ctx context.Context, tracer trace.Tracer, h nats.Header, subject, consumer string, bodySize int) (context.Context, trace.Span) {
-	ctx = ExtractTrace(ctx, h)
-	return tracer.Start(ctx, "process "+subject,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attrSystem.String("nats"),
-			attrOperationName.String("process"),
-			attrOperationType.String("process"),
-			attrDestination.String(subject),
-			attrConsumer.String(consumer),
-			attrMessageID.String(h.Get(nats.MsgIdHdr)),
-			attrBodySize.Int(bodySize),
-		))
+	return startConsumerSpan(ExtractTrace(ctx, h), tracer, subject, consumer, h.Get(nats.MsgIdHdr), attrBodySize.Int(bodySize))
+}
+
+// startConsumerSpan starts the CONSUMER span "process <subject>" of message msgID under ctx.
+func startConsumerSpan(ctx context.Context, tracer trace.Tracer, subject, consumer, msgID string, extra ...attribute.KeyValue) (context.Context, trace.Span) {
+	attrs := append([]attribute.KeyValue{
+		attrSystem.String("nats"),
+		attrOperationName.String("process"),
+		attrOperationType.String("process"),
+		attrDestination.String(subject),
+		attrConsumer.String(consumer),
+		attrMessageID.String(msgID),
+	}, extra...)
+	return tracer.Start(ctx, "process "+subject, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(attrs...))
 }
 
 // TraceMap returns the trace context of ctx as a map, for an item of a batch message
@@ -100,15 +102,5 @@ func TraceMap(ctx context.Context) map[string]string {
 // StartItemSpan starts a CONSUMER span "process <subject>" for one item of a batch
 // message, whose parent is the producer context the item carries (see TraceMap).
 func StartItemSpan(ctx context.Context, tracer trace.Tracer, carried map[string]string, subject, consumer, itemID string) (context.Context, trace.Span) {
-	ctx = otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(carried))
-	return tracer.Start(ctx, "process "+subject,
-		trace.WithSpanKind(trace.SpanKindConsumer),
-		trace.WithAttributes(
-			attrSystem.String("nats"),
-			attrOperationName.String("process"),
-			attrOperationType.String("process"),
-			attrDestination.String(subject),
-			attrConsumer.String(consumer),
-			attrMessageID.String(itemID),
-		))
+	return startConsumerSpan(otel.GetTextMapPropagator().Extract(ctx, propagation.MapCarrier(carried)), tracer, subject, consumer, itemID)
 }

@@ -151,3 +151,37 @@ func TestEncodeCarriesTraceToProcessSpan(t *testing.T) {
 	wantAttr(cons, "messaging.consumer.group.name", attribute.StringValue(events.ConsumerPlacement))
 	wantAttr(cons, "messaging.message.body.size", attribute.IntValue(len(msg.Data)))
 }
+
+// TestBatchItemCarriesItsTrace: each fragment of a batch carries its own release's trace
+// context, and the executor's span for it is a child of that release, not of the batch.
+func TestBatchItemCarriesItsTrace(t *testing.T) {
+	t.Parallel()
+	tracer, rec := newTracer(t)
+	subject := events.PlanFragmentSubject("c1")
+	var batch events.FragmentBatch
+	var releases []trace.SpanContext
+	for i := range 2 {
+		ctx, span := events.StartPublishSpan(t.Context(), tracer, subject, fmt.Sprintf("f%d", i), fmt.Sprintf("q%d", i))
+		batch.Fragments = append(batch.Fragments, events.Fragment{Query: events.QuerySpec{ID: fmt.Sprintf("q%d", i)}, FragmentID: fmt.Sprintf("f%d", i), Trace: events.TraceMap(ctx)})
+		releases = append(releases, span.SpanContext())
+		span.End()
+	}
+	msg, err := events.Encode(t.Context(), subject, "b1", "sluice/scheduler", events.TypeFragmentBatch, "q0", batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got events.FragmentBatch
+	if _, err := events.Decode(msg.Header, msg.Data, events.TypeFragmentBatch, &got); err != nil {
+		t.Fatal(err)
+	}
+	for i, f := range got.Fragments {
+		_, span := events.StartItemSpan(context.WithoutCancel(t.Context()), tracer, f.Trace, subject, "executor-plans-c1", f.FragmentID)
+		span.End()
+		ended := rec.Ended()
+		item := ended[len(ended)-1]
+		if item.SpanKind() != trace.SpanKindConsumer || item.Parent().SpanID() != releases[i].SpanID() || item.SpanContext().TraceID() != releases[i].TraceID() {
+			t.Errorf("fragment %d: span %s parent %s in trace %s, want a consumer span under release %s of trace %s",
+				i, item.Name(), item.Parent().SpanID(), item.SpanContext().TraceID(), releases[i].SpanID(), releases[i].TraceID())
+		}
+	}
+}

@@ -102,16 +102,16 @@ func receive(t *testing.T, cons jetstream.Consumer, want uint64) *batchMsg {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for msg := range msgs.Messages() {
-		md, err := msg.Metadata()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if md.NumDelivered != want {
-			t.Errorf("delivery %d, want %d", md.NumDelivered, want)
-		}
-		return &batchMsg{msg: msg, unsettled: 3}
+	msg, ok := <-msgs.Messages()
+	if !ok {
+		t.Fatalf("no batch delivered: %v", msgs.Error())
 	}
-	t.Fatalf("no batch delivered: %v", msgs.Error())
-	return nil
+	md, err := msg.Metadata()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if md.NumDelivered != want {
+		t.Errorf("delivery %d, want %d", md.NumDelivered, want)
+	}
+	return &batchMsg{msg: msg, unsettled: 3}
 }
