@@ -38,7 +38,7 @@ func (b FragmentBatch) MarshalEvent() (string, []byte, error) {
 			specs[f.Query.ID] = spec
 		}
 		wf := &wire.Fragment{Query: spec, FragmentId: f.FragmentID, Cluster: f.Cluster, Attempt: int64(f.Attempt), Sql: f.SQL,
-			Plan: f.Plan, Root: f.Root, Dispatch: int64(f.Dispatch), Home: f.Home, Region: f.Region, Trace: f.Trace}
+			Plan: f.Plan, PlanObject: f.PlanObject, Root: f.Root, Dispatch: int64(f.Dispatch), Home: f.Home, Region: f.Region, Trace: f.Trace}
 		wf.ReleasedAt = unixNano(f.ReleasedAt)
 		for _, in := range f.Inputs {
 			wf.Inputs = append(wf.Inputs, outputToWire(in))
@@ -68,7 +68,7 @@ func (b *FragmentBatch) UnmarshalEvent(contentType string, data []byte) error {
 			}
 			specs[string(wf.Query)] = spec
 		}
-		f := Fragment{Query: spec, FragmentID: wf.FragmentId, Cluster: wf.Cluster, Attempt: int(wf.Attempt), SQL: wf.Sql, Plan: wf.Plan,
+		f := Fragment{Query: spec, FragmentID: wf.FragmentId, Cluster: wf.Cluster, Attempt: int(wf.Attempt), SQL: wf.Sql, Plan: wf.Plan, PlanObject: wf.PlanObject,
 			Root: wf.Root, Dispatch: int(wf.Dispatch), Home: wf.Home, Region: wf.Region, Trace: wf.Trace}
 		f.ReleasedAt = fromUnixNano(wf.ReleasedAt)
 		for _, in := range wf.Inputs {

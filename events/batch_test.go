@@ -26,7 +26,7 @@ func sampleBatch() events.FragmentBatch {
 		{Query: q1, FragmentID: "q1_f1_p0", Cluster: "local-1", Attempt: 2, Plan: []byte{0, 1, 2, 0xff}, Dispatch: 3, Home: "local-2", Region: "eu",
 			ReleasedAt: at, Trace: map[string]string{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"},
 			Inputs: []events.FragmentOutput{{Fragment: "q1_f2", Cluster: "local-2", Path: "/tmp/x.parquet", Object: "q1/q1_f2.parquet", Rows: 7, Bytes: 99}}},
-		{Query: q1, FragmentID: "q1_f0", Cluster: "local-1", Root: true, Plan: []byte("plan")},
+		{Query: q1, FragmentID: "q1_f0", Cluster: "local-1", Root: true, PlanObject: events.FragmentPlanObject(q1.ID, "q1_f0")},
 		{Query: q2, FragmentID: "q2_f0", Cluster: "local-1", SQL: "select 1"},
 	}}
 }

@@ -106,6 +106,12 @@ func (q QuerySpec) IsPlan() bool { return q.Kind == KindPlan }
 // goes to the ObjectPlans object store (a JetStream message is at most 1 MiB by default).
 const InlinePlanLimit = 256 << 10
 
+// FragmentPlanObject is the ObjectPlans name of a fragment's plan stored there (beside
+// the query's own large plan, named by the query ID).
+func FragmentPlanObject(queryID, fragmentID string) string {
+	return queryID + "/fragments/" + fragmentID
+}
+
 // QuerySubmitted is published by ingest once the query is accepted.
 type QuerySubmitted struct {
 	Query QuerySpec `json:"query"`
@@ -253,6 +259,9 @@ type Fragment struct {
 	// Plan is the fragment's own Substrait Plan, binary protobuf: it reads its children
 	// through ["__sluice_fragment", childID] placeholder tables.
 	Plan []byte `json:"plan,omitempty"`
+	// PlanObject names the fragment's plan in the ObjectPlans store when it is larger than
+	// the scheduler carries in a batch (Plan is then empty); see FragmentPlanObject.
+	PlanObject string `json:"planObject,omitempty"`
 	// Root marks the fragment whose rows are the query's result (the client is handed to
 	// the executor that runs it).
 	Root bool `json:"root,omitempty"`

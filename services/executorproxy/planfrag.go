@@ -133,8 +133,13 @@ func (p *planExecutor) handle(ctx context.Context, msg settler, frag events.Frag
 		_ = msg.Ack()
 		return
 	}
+	planBytes, err := p.planOf(ctx, frag)
+	if err != nil {
+		settle(msg, p.publishFailed(ctx, frag, time.Time{}, protocol.NewError(protocol.GenericInternalError, "fragment %s: plan %s cannot be read: %v", frag.FragmentID, frag.PlanObject, err), true, nil))
+		return
+	}
 	var plan substraitpb.Plan
-	if err := proto.Unmarshal(frag.Plan, &plan); err != nil {
+	if err := proto.Unmarshal(planBytes, &plan); err != nil {
 		settle(msg, p.publishFailed(ctx, frag, time.Time{}, protocol.NewError(protocol.GenericInternalError, "fragment %s: undecodable plan: %v", frag.FragmentID, err), false, nil))
 		return
 	}
@@ -181,6 +186,19 @@ func (p *planExecutor) handle(ctx context.Context, msg settler, frag events.Frag
 	ev := events.FragmentDone{FragmentRun: p.runOf(frag),
 		Output: out, ReleasedAt: frag.ReleasedAt, StartedAt: started.UTC(), EndedAt: time.Now().UTC()}
 	settle(msg, p.report(ctx, frag, func() error { return p.outcomes.Done(ctx, ev) }))
+}
+
+// planOf returns a fragment's plan: carried in its batch, or stored in the ObjectPlans
+// store when it was too large for that.
+func (p *planExecutor) planOf(ctx context.Context, frag events.Fragment) ([]byte, error) {
+	if frag.PlanObject == "" {
+		return frag.Plan, nil
+	}
+	obs, err := p.x.js.ObjectStore(ctx, events.ObjectPlans)
+	if err != nil {
+		return nil, err
+	}
+	return obs.GetBytes(ctx, frag.PlanObject)
 }
 
 // defaultIntermediateDisk is the disk reserved for intermediate results when the

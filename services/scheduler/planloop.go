@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"runtime"
 	"runtime/metrics"
@@ -50,6 +51,11 @@ type planLoop struct {
 	lastPub events.SchedulerLoad
 	// memoryLimit is the memory soft limit in bytes (0: none), compared with the heap.
 	memoryLimit int64
+	// inlinePlan is the largest fragment plan carried inside a batch; larger ones go
+	// through the ObjectPlans store, under the names planObjects records per query.
+	inlinePlan    int64
+	planObjectsMu sync.Mutex
+	planObjects   map[string]map[string]bool
 	// rebuilding is true until both logs were folded; releases are held back meanwhile.
 	rebuilding bool
 	status     *follow.Follower // the fragment outcomes, followed once QUERIES is folded
@@ -83,7 +89,11 @@ func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream
 	if err != nil {
 		return nil, fmt.Errorf("scheduler: SLUICE_MEMORY_SOFT_LIMIT: %w", err)
 	}
-	return &planLoop{cfg: cfg, memoryLimit: memoryLimit, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
+	inlinePlan, err := protocol.ParseDataSize(cfg.FragmentPlanInline)
+	if err != nil {
+		return nil, fmt.Errorf("scheduler: SLUICE_FRAGMENT_PLAN_INLINE: %w", err)
+	}
+	return &planLoop{cfg: cfg, memoryLimit: memoryLimit, inlinePlan: inlinePlan, planObjects: map[string]map[string]bool{}, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
 		nonce: events.NewNonce(), inputs: newMailbox(), cuts: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
 		traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
 }
@@ -315,7 +325,7 @@ func (l *planLoop) onEvent(ctx context.Context, msg jetstream.Msg) func(time.Tim
 			outs, a := l.engine.Ended(id, now)
 			delete(l.traces, id)
 			delete(l.specs, id)
-			l.deleteObjects(outs)
+			l.deleteObjects(id, outs)
 			return a
 		}
 	}
@@ -492,9 +502,18 @@ func (l *planLoop) releaseBatches(ctx context.Context, releases []plans.Release)
 }
 
 // publishBatch publishes a batch of fragments without waiting for the ack; a failed
-// publish is retried with the same message ID until it is stored or ctx ends.
+// publish is retried with the same message ID until it is stored or ctx ends. Plans
+// larger than inlinePlan are stored in the ObjectPlans store first, off the loop.
 func (l *planLoop) publishBatch(ctx context.Context, cluster, msgID string, b events.FragmentBatch) {
 	subject, query := events.PlanFragmentSubject(cluster), b.Fragments[0].Query.ID
+	if l.hasLargePlans(b) {
+		go func() {
+			if l.storeLargePlans(ctx, b) {
+				l.publishRetrying(ctx, subject, msgID, query, b, nil)
+			}
+		}()
+		return
+	}
 	fut, err := l.pub.PublishAsync(ctx, subject, msgID, query, events.TypeFragmentBatch, b)
 	go func() {
 		if err == nil {
@@ -506,17 +525,73 @@ func (l *planLoop) publishBatch(ctx context.Context, cluster, msgID string, b ev
 				return
 			}
 		}
-		l.log.Warn("fragment publish failed; retrying", "cluster", cluster, "fragments", len(b.Fragments), "first", msgID, "err", err)
-		for ctx.Err() == nil {
-			if _, err := l.pub.Publish(ctx, subject, msgID, query, events.TypeFragmentBatch, b); err == nil {
-				return
-			}
+		l.publishRetrying(ctx, subject, msgID, query, b, err)
+	}()
+}
+
+// publishRetrying publishes a batch until it is stored or ctx ends (cause: why an earlier
+// attempt failed, nil for the first).
+func (l *planLoop) publishRetrying(ctx context.Context, subject, msgID, query string, b events.FragmentBatch, cause error) {
+	for ctx.Err() == nil {
+		if cause != nil {
+			l.log.Warn("fragment publish failed; retrying", "subject", subject, "fragments", len(b.Fragments), "batch", msgID, "err", cause)
 			select {
 			case <-ctx.Done():
+				return
 			case <-time.After(200 * time.Millisecond):
 			}
 		}
-	}()
+		if _, cause = l.pub.Publish(ctx, subject, msgID, query, events.TypeFragmentBatch, b); cause == nil {
+			return
+		}
+	}
+}
+
+// hasLargePlans reports whether a fragment of b has a plan larger than inlinePlan.
+func (l *planLoop) hasLargePlans(b events.FragmentBatch) bool {
+	for _, f := range b.Fragments {
+		if int64(len(f.Plan)) > l.inlinePlan {
+			return true
+		}
+	}
+	return false
+}
+
+// storeLargePlans moves the plans of b larger than inlinePlan to the ObjectPlans store
+// (once per fragment), retrying until stored; false when ctx ended first.
+func (l *planLoop) storeLargePlans(ctx context.Context, b events.FragmentBatch) bool {
+	for i, f := range b.Fragments {
+		if int64(len(f.Plan)) <= l.inlinePlan {
+			continue
+		}
+		name := events.FragmentPlanObject(f.Query.ID, f.FragmentID)
+		l.planObjectsMu.Lock()
+		stored := l.planObjects[f.Query.ID][name]
+		l.planObjectsMu.Unlock()
+		for !stored {
+			obs, err := l.js.ObjectStore(ctx, events.ObjectPlans)
+			if err == nil {
+				_, err = obs.PutBytes(ctx, name, f.Plan)
+			}
+			if err == nil {
+				l.planObjectsMu.Lock()
+				if l.planObjects[f.Query.ID] == nil {
+					l.planObjects[f.Query.ID] = map[string]bool{}
+				}
+				l.planObjects[f.Query.ID][name], stored = true, true
+				l.planObjectsMu.Unlock()
+				break
+			}
+			l.log.Warn("cannot store a fragment plan; retrying", "query", f.Query.ID, "fragment", f.FragmentID, "bytes", len(f.Plan), "err", err)
+			select {
+			case <-ctx.Done():
+				return false
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		b.Fragments[i].Plan, b.Fragments[i].PlanObject = nil, name
+	}
+	return true
 }
 
 func (l *planLoop) trace(ctx context.Context, id string) context.Context {
@@ -574,26 +649,35 @@ func (l *planLoop) watchHeartbeats(ctx context.Context) error {
 }
 
 // deleteObjects removes the object-store copies of a finished query's intermediate
-// results (the executors delete their files).
-func (l *planLoop) deleteObjects(outs []events.FragmentOutput) {
-	var names []string
+// results (the executors delete their files) and of its fragment plans stored there.
+func (l *planLoop) deleteObjects(query string, outs []events.FragmentOutput) {
+	var results []string
 	for _, o := range outs {
 		if o.Object != "" {
-			names = append(names, o.Object)
+			results = append(results, o.Object)
 		}
 	}
-	if len(names) == 0 {
+	l.planObjectsMu.Lock()
+	plans := slices.Collect(maps.Keys(l.planObjects[query]))
+	delete(l.planObjects, query)
+	l.planObjectsMu.Unlock()
+	if len(results) == 0 && len(plans) == 0 {
 		return
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		obs, err := l.js.ObjectStore(ctx, events.ObjectResults)
-		if err != nil {
-			return
-		}
-		for _, n := range slices.Compact(slices.Sorted(slices.Values(names))) {
-			_ = obs.Delete(ctx, n)
+		for store, names := range map[string][]string{events.ObjectResults: results, events.ObjectPlans: plans} {
+			if len(names) == 0 {
+				continue
+			}
+			obs, err := l.js.ObjectStore(ctx, store)
+			if err != nil {
+				continue
+			}
+			for _, n := range slices.Compact(slices.Sorted(slices.Values(names))) {
+				_ = obs.Delete(ctx, n)
+			}
 		}
 	}()
 }

@@ -39,6 +39,7 @@ type Config struct {
 	Prefetch           int             `envconfig:"PREFETCH" default:"1" desc:"plan fragments released ahead per executor slot (the window is SLOTS x PREFETCH; bounds priority inversion)"`
 	FragmentAttempts   int             `envconfig:"FRAGMENT_ATTEMPTS" default:"3" desc:"releases of one fragment (retries of retriable failures) before its query fails"`
 	QueryTimeout       time.Duration   `envconfig:"PLAN_QUERY_TIMEOUT" default:"1h" desc:"a plan query still running this long after placement fails with EXCEEDED_TIME_LIMIT (0: none)"`
+	FragmentPlanInline string          `envconfig:"FRAGMENT_PLAN_INLINE" default:"256kB" desc:"a fragment whose plan is larger reaches its executor through the SLUICE_PLANS object store instead of inside its batch"`
 	MemorySoftLimit    string          `envconfig:"MEMORY_SOFT_LIMIT" default:"2GB" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while the scheduler process's Go heap is at least this (e.g. 512MB; 0: no limit)"`
 	MaxQueuedFragments int             `envconfig:"MAX_QUEUED_FRAGMENTS" default:"100000" desc:"ingest refuses new plans with QUERY_QUEUE_FULL while this many fragments are queued (0: no limit)"`
 	PartitionTables    []string        `envconfig:"PARTITION_TABLES" default:"lineitem,orders" desc:"tables whose scans split into partition fragments (one per executor slot, and one per PARTITION_ROWS rows, up to MAX_PARTITIONS)"`
@@ -88,6 +89,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MemorySoftLimit == "" {
 		c.MemorySoftLimit = "2GB"
+	}
+	if c.FragmentPlanInline == "" {
+		c.FragmentPlanInline = "256kB"
 	}
 	return c
 }

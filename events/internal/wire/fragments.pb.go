@@ -90,6 +90,7 @@ type Fragment struct {
 	// released_at is in nanoseconds since the Unix epoch (0: not set).
 	ReleasedAt    int64             `protobuf:"varint,12,opt,name=released_at,json=releasedAt,proto3" json:"released_at,omitempty"`
 	Trace         map[string]string `protobuf:"bytes,13,rep,name=trace,proto3" json:"trace,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	PlanObject    string            `protobuf:"bytes,14,opt,name=plan_object,json=planObject,proto3" json:"plan_object,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -213,6 +214,13 @@ func (x *Fragment) GetTrace() map[string]string {
 		return x.Trace
 	}
 	return nil
+}
+
+func (x *Fragment) GetPlanObject() string {
+	if x != nil {
+		return x.PlanObject
+	}
+	return ""
 }
 
 // FragmentOutput mirrors events.FragmentOutput.
@@ -515,7 +523,7 @@ const file_fragments_proto_rawDesc = "" +
 	"\n" +
 	"\x0ffragments.proto\x12\x10sluice.events.v1\"I\n" +
 	"\rFragmentBatch\x128\n" +
-	"\tfragments\x18\x01 \x03(\v2\x1a.sluice.events.v1.FragmentR\tfragments\"\xc9\x03\n" +
+	"\tfragments\x18\x01 \x03(\v2\x1a.sluice.events.v1.FragmentR\tfragments\"\xea\x03\n" +
 	"\bFragment\x12\x14\n" +
 	"\x05query\x18\x01 \x01(\fR\x05query\x12\x1f\n" +
 	"\vfragment_id\x18\x02 \x01(\tR\n" +
@@ -532,7 +540,9 @@ const file_fragments_proto_rawDesc = "" +
 	"\x06region\x18\v \x01(\tR\x06region\x12\x1f\n" +
 	"\vreleased_at\x18\f \x01(\x03R\n" +
 	"releasedAt\x12;\n" +
-	"\x05trace\x18\r \x03(\v2%.sluice.events.v1.Fragment.TraceEntryR\x05trace\x1a8\n" +
+	"\x05trace\x18\r \x03(\v2%.sluice.events.v1.Fragment.TraceEntryR\x05trace\x12\x1f\n" +
+	"\vplan_object\x18\x0e \x01(\tR\n" +
+	"planObject\x1a8\n" +
 	"\n" +
 	"TraceEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +

@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -267,4 +268,44 @@ func fragmentsDoneOn(t *testing.T, js jetstream.JetStream, cluster string) (int,
 		}
 	})
 	return total, perQuery
+}
+
+// TestLargeFragmentPlansGoThroughTheObjectStore: with SLUICE_FRAGMENT_PLAN_INLINE=1 every
+// fragment plan is too large for its batch, so the scheduler stores each in SLUICE_PLANS
+// and the executors read it from there. The plans return DuckDB's rows (an executor that
+// ran the empty inline plan would fail them), and the stored plans are deleted when their
+// queries end.
+func TestLargeFragmentPlansGoThroughTheObjectStore(t *testing.T) {
+	f := newFleet(t, 8)
+	f.env = append(f.env, "SLUICE_FRAGMENT_PLAN_INLINE=1")
+	f.start()
+	nc, js := f.js(t)
+	defer nc.Close()
+	c := rawClient{t: t, base: "http://" + f.httpAddr, headers: map[string]string{"X-Trino-User": "large", "X-Trino-Catalog": "tpch", "X-Trino-Schema": "tiny"}}
+	for _, n := range []int{1, 3} {
+		qr := c.postPlan(shareddata.IsthmusPlan(t, fmt.Sprintf("q%02d", n)), "application/json", nil)
+		if qr.Error != nil {
+			t.Fatalf("q%02d: %s: %s", n, qr.Error.ErrorName, qr.Error.Message)
+		}
+		followTPCH(t, c, qr, n, "with its fragment plans in the object store")
+	}
+	obs, err := js.ObjectStore(t.Context(), events.ObjectPlans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 10*time.Second, "the stored fragment plans deleted", func() bool {
+		list, err := obs.List(t.Context())
+		if errors.Is(err, jetstream.ErrNoObjectsFound) {
+			return true
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range list {
+			if strings.Contains(o.Name, "/fragments/") {
+				return false
+			}
+		}
+		return true
+	})
 }
