@@ -29,7 +29,7 @@ const (
 	fairScale       = 0.1    // TPC-H scale of the long plans' schema
 	fairShortSchema = "tiny" // the short plans' schema
 	fairSlots       = 1      // executor slots of the one local cluster (its DuckDB has a thread per core)
-	fairQueries     = 300    // plans in the arrival schedule
+	fairQueries     = 600    // plans in the arrival schedule (60 long: their mean is stable enough to compare)
 	fairLongShare   = 0.1    // share of long plans (exactly, at seeded random positions)
 	fairLoad        = 0.8    // arrival rate as a share of the capacity measured in the same run
 	fairSeed        = 5      // seed of the arrival schedule (issue 5)
