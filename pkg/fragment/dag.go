@@ -131,27 +131,33 @@ func (d *DAG) Fragment(id string) (*Fragment, bool) {
 // any Cut added, and a root naming the fragment's output columns), ready to send
 // to an executor.
 func (d *DAG) Plan(id string) (*substraitpb.Plan, error) {
-	f, ok := d.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownFragment, id)
+	f, err := d.withPlan(id)
+	if err != nil {
+		return nil, err
 	}
-	if f.Rel == nil {
-		return nil, fmt.Errorf("%w: %q", ErrReleased, id)
-	}
-	return d.hdr.plan(proto.CloneOf(f.Rel), append([]string(nil), f.Schema.Names...)), nil
+	return proto.CloneOf(d.hdr.sharedPlan(f.Rel, f.Schema.Names)), nil
 }
 
 // MarshalPlan is Plan encoded as binary protobuf, without copying the fragment's
 // relations first (Plan returns a copy the caller may change).
 func (d *DAG) MarshalPlan(id string) ([]byte, error) {
-	f, ok := d.byID[id]
-	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownFragment, id)
-	}
-	if f.Rel == nil {
-		return nil, fmt.Errorf("%w: %q", ErrReleased, id)
+	f, err := d.withPlan(id)
+	if err != nil {
+		return nil, err
 	}
 	return proto.Marshal(d.hdr.sharedPlan(f.Rel, f.Schema.Names))
+}
+
+// withPlan looks up fragment id, which must still hold its relations.
+func (d *DAG) withPlan(id string) (*Fragment, error) {
+	f, ok := d.byID[id]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: %q", ErrUnknownFragment, id)
+	case f.Rel == nil:
+		return nil, fmt.Errorf("%w: %q", ErrReleased, id)
+	}
+	return f, nil
 }
 
 // Release drops every fragment's relations and schema and the plan's extensions,

@@ -115,27 +115,9 @@ func (h *header) function(urn, compound string) uint32 {
 	return anchor
 }
 
-// plan wraps rel in a plan with h's extensions and a root naming its columns.
-func (h *header) plan(rel *substraitpb.Rel, names []string) *substraitpb.Plan {
-	p := &substraitpb.Plan{
-		Relations: []*substraitpb.PlanRel{{RelType: &substraitpb.PlanRel_Root{
-			Root: &substraitpb.RelRoot{Input: rel, Names: names},
-		}}},
-	}
-	if h.version != nil {
-		p.Version = proto.CloneOf(h.version)
-	}
-	for _, u := range h.urns {
-		p.ExtensionUrns = append(p.ExtensionUrns, proto.CloneOf(u))
-	}
-	for _, d := range h.decls {
-		p.Extensions = append(p.Extensions, proto.CloneOf(d))
-	}
-	return p
-}
-
-// sharedPlan is plan without copies: the plan shares rel and h's messages, so it must
-// not be changed (it is only encoded).
+// sharedPlan wraps rel in a plan with h's extensions and a root naming its columns,
+// without copies: the plan shares rel, names and h's messages, so it must not be changed
+// (DAG.Plan returns a copy of it).
 func (h *header) sharedPlan(rel *substraitpb.Rel, names []string) *substraitpb.Plan {
 	return &substraitpb.Plan{
 		Relations: []*substraitpb.PlanRel{{RelType: &substraitpb.PlanRel_Root{

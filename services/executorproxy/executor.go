@@ -428,14 +428,23 @@ func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *proto
 // the caller leaves the fragment unacknowledged, so it is redelivered and the outcome
 // published again.
 func (x *executor) publishRetrying(ctx context.Context, subject, msgID, id, ceType string, ev any) bool {
+	return x.storeRetrying(ctx, func() error {
+		_, err := x.pub.Publish(ctx, subject, msgID, id, ceType, ev)
+		return err
+	}, "subject", subject, "query", id)
+}
+
+// storeRetrying calls store until it succeeds, for about 5 s (every 100 ms) or until ctx
+// ends; false when it never did. Failures are logged with attrs.
+func (x *executor) storeRetrying(ctx context.Context, store func() error, attrs ...any) bool {
 	backoff := time.NewTicker(100 * time.Millisecond)
 	defer backoff.Stop()
 	for attempt := 0; attempt < 50; attempt++ {
-		_, err := x.pub.Publish(ctx, subject, msgID, id, ceType, ev)
+		err := store()
 		if err == nil {
 			return true
 		}
-		x.log.Warn("publish failed; retrying", "subject", subject, "query", id, "err", err)
+		x.log.Warn("publish failed; retrying", append(attrs, "attempt", attempt, "err", err)...)
 		select {
 		case <-ctx.Done():
 			return false

@@ -368,24 +368,11 @@ func (p *planExecutor) runOf(frag events.Fragment) events.FragmentRun {
 	return events.FragmentRun{QueryID: frag.Query.ID, FragmentID: frag.FragmentID, Cluster: p.x.cfg.Cluster, Attempt: frag.Attempt, Dispatch: frag.Dispatch}
 }
 
-// report stores an outcome through the group-commit reporter, retrying a failed store a
-// few times; false when it could not be stored (the fragment is then redelivered).
+// report stores an outcome through the group-commit reporter, retrying like every
+// outcome the proxy publishes; false when it could not be stored (the fragment is then
+// redelivered).
 func (p *planExecutor) report(ctx context.Context, frag events.Fragment, store func() error) bool {
-	for attempt := 0; ; attempt++ {
-		err := store()
-		if err == nil {
-			return true
-		}
-		p.x.log.Warn("fragment outcome not stored", "query", frag.Query.ID, "fragment", frag.FragmentID, "attempt", attempt, "err", err)
-		if attempt == 4 {
-			return false
-		}
-		select {
-		case <-ctx.Done():
-			return false
-		case <-time.After(100 * time.Millisecond << attempt):
-		}
-	}
+	return p.x.storeRetrying(ctx, store, "query", frag.Query.ID, "fragment", frag.FragmentID)
 }
 
 func asQueryError(err error) *protocol.QueryError {
