@@ -48,9 +48,9 @@ var (
 )
 
 // fairLevels are the decay policy's attained-service thresholds for this workload: Trino's
-// 0/1s/10s/60s/300s with the first boundary lowered to 100 ms, so that a long plan (about
-// half a second of executor time here) leaves the short plans' level (about 20 ms each)
-// after its first fragment, and all long plans then share one level.
+// 0/1s/10s/60s/300s with the first boundary lowered to 100 ms, so that the long plans
+// (about half a second of executor time here, declared as their cost estimate) start in
+// level 1, below the short plans (about 20 ms each), and all share that level.
 var fairLevels = []time.Duration{0, 100 * time.Millisecond, 10 * time.Second, 60 * time.Second, 300 * time.Second}
 
 // planJob is one plan of an arrival schedule.
@@ -86,6 +86,8 @@ type fairStats struct {
 // the mean, median and p99 latency (POST to last page) of the short plans and the mean
 // latency and slowdown (latency over the plan's latency alone) of the long ones, and the
 // ratios short p99 FIFO/decay (target >= 5x) and long mean decay/FIFO (target <= 1.5x).
+// To show where a long plan's time goes under each policy, it records the executors'
+// fragment spans and splits the long plans' mean latency by what the slot ran meanwhile.
 //
 // One slot makes the fleet one non-preemptive server: plans wait only in the scheduler's
 // work queue (admission lets every plan run: MaxRunning is far above the backlog), so the
@@ -93,10 +95,12 @@ type fairStats struct {
 // fairLevels and its level multiplier fairLevelMult (8 instead of Trino's 2: the short
 // plans' level gets nearly all executor time while it has work, the long plans still 1/9);
 // aging step (1s), cost weight (100ms) and prefetch (1) are the defaults. Every plan
-// declares its latency alone as X-Sluice-Cost-Estimate (an accurate optimizer's estimate,
-// the SRPT prior of decay; fifo and fair ignore it).
+// declares its latency alone as X-Sluice-Cost-Estimate (an accurate optimizer's estimate:
+// decay starts a plan in the level of its estimate and orders by it within a level; fifo
+// and fair ignore it).
 func BenchmarkPlanFairness(b *testing.B) {
 	data := tpchData(b, fairScale)
+	spans := recordFragmentSpans(b)
 	plans := loadPlans(b, append(slices.Clone(fairShort), fairLong...))
 	up := func(policy string) (string, func()) {
 		u, _, stop := startFleet(b, cli.UpConfig{DataDir: fleetDataDir(b, data), TPCHScale: fairScale, Clusters: 1, Slots: fairSlots,
@@ -133,9 +137,13 @@ func BenchmarkPlanFairness(b *testing.B) {
 	for it := 0; it < b.N; it++ {
 		policies := []string{"fifo", "fair", "decay"}
 		stats := map[string]fairStats{}
+		split := map[string]longTime{}
 		for _, policy := range policies {
 			u, stop := up(policy)
-			stats[policy] = fairSummary(jobs, alone, playPlans(b, u, plans, jobs, hdr))
+			spans.take() // the warm-up's
+			outs := playPlans(b, u, plans, jobs, hdr)
+			stats[policy] = fairSummary(jobs, alone, outs)
+			split[policy] = splitLongTime(jobs, outs, spans.take())
 			stop()
 		}
 		fifo, fair, decay := stats["fifo"], stats["fair"], stats["decay"]
@@ -146,6 +154,11 @@ func BenchmarkPlanFairness(b *testing.B) {
 			s := stats[p]
 			report("plan fairness %-5s: short mean %7.1f ms p50 %7.1f ms p99 %7.1f ms max %7.1f ms | long mean %7.1f ms max %7.1f ms slowdown %5.2fx | span %.1f s",
 				p, ms(s.shortMean), ms(s.shortP50), ms(s.shortP99), ms(s.shortMax), ms(s.longMean), ms(s.longMax), s.longSlowdown, s.span.Seconds())
+		}
+		for _, p := range policies {
+			t := split[p]
+			report("plan fairness %-5s: a long plan's latency, mean, by what its executor slot ran: its own fragments %5.0f ms, short plans' %5.0f ms, earlier long plans' %5.0f ms, later long plans' %5.0f ms, other (idle, dispatch) %5.0f ms",
+				p, ms(t.own), ms(t.short), ms(t.earlierLong), ms(t.laterLong), ms(t.other))
 		}
 		p99Ratio := float64(fifo.shortP99) / float64(decay.shortP99)
 		longRatio := float64(decay.longMean) / float64(fifo.longMean)

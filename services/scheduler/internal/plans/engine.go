@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -306,7 +307,16 @@ func (e *Engine) remainingCost(q *query) time.Duration {
 		}
 		secs = q.CostEstimate * q.remaining / total
 	}
-	return time.Duration(secs * float64(time.Second))
+	return seconds(secs)
+}
+
+// seconds converts seconds to a duration, saturating at the largest one (a declared
+// estimate is any finite number).
+func seconds(s float64) time.Duration {
+	if s >= float64(math.MaxInt64)/float64(time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(s * float64(time.Second))
 }
 
 func (e *Engine) enqueue(q *query, fr *frag, now time.Time) {
@@ -314,6 +324,7 @@ func (e *Engine) enqueue(q *query, fr *frag, now time.Time) {
 	fr.state, fr.cluster = queued, c.name
 	pinned := fr.root || e.cfg.Steal == StealOff || (e.cfg.Steal == StealLeaves && len(fr.children) > 0)
 	_ = c.q.Push(workqueue.Fragment{Query: q.ID, ID: fr.f.ID, Priority: q.Priority, RemainingCost: e.remainingCost(q),
+		Size:   seconds(q.CostEstimate),
 		Region: e.regionHint(q, fr), Arrival: q.Arrival, Pinned: pinned}, now)
 }
 

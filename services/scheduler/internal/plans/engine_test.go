@@ -156,6 +156,23 @@ func TestShortQueryOvertakesLongOne(t *testing.T) {
 	}
 }
 
+// TestDeclaredCostSetsTheStartLevel: a query's declared cost estimate is its size in the
+// work queue: a query declared long starts below the short queries' level, one declared
+// short in it, and an absurd estimate saturates instead of overflowing.
+func TestDeclaredCostSetsTheStartLevel(t *testing.T) {
+	e := newEngine(t, Config{})
+	for _, q := range []struct {
+		id   string
+		cost float64
+		lv   int
+	}{{"undeclared", 0, 0}, {"short", 0.5, 0}, {"long", 30, 2}, {"absurd", 1e300, 4}} {
+		e.Add(Query{ID: q.id, Cluster: "c1", CostEstimate: q.cost, DAG: dag(t, "q06", q.id, nil)}, t0)
+		if _, lv := e.Attained(q.id); lv != q.lv {
+			t.Errorf("query %s declaring %gs at level %d, want %d", q.id, q.cost, lv, q.lv)
+		}
+	}
+}
+
 // TestHigherPriorityGoesFirst: the declared priority orders queries of one level.
 func TestHigherPriorityGoesFirst(t *testing.T) {
 	e := newEngine(t, Config{})

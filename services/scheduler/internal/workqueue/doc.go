@@ -10,6 +10,15 @@
 // that keeps running sinks level by level: its priority decays with the service it got, so a
 // short query arriving later overtakes it at the next fragment boundary.
 //
+// A query that declares its size (the executor time it expects to need, Fragment.Size)
+// starts in the level of that size instead of level 0, and sinks further only by the
+// service it attains beyond it: its level is that of max(attained, size). The declared
+// size is the SRPT prior: a long query known to be long does not first run with the short
+// queries' precedence, where its first fragments would overtake every long query that
+// arrived before it and delay them all. Declaring too little gains nothing over not
+// declaring (the query sinks by attained service as any other); declaring too much only
+// lowers the query's own precedence.
+//
 // Every level has a share of executor time, LevelMultiplier times the share of the next
 // level (Trino: 2). A fragment's executor time is charged to the level its query was in,
 // and, when it carried the query across thresholds, spread over each level up to that

@@ -105,6 +105,10 @@ type Fragment struct {
 	Priority int
 	// RemainingCost is the estimated executor time the query still needs (0: unknown).
 	RemainingCost time.Duration
+	// Size is the executor time the query declared it needs in all (0: not declared).
+	// Under PolicyDecay a query that declares its size starts in the level of that size
+	// and sinks further only by attained service beyond it (see the package doc).
+	Size time.Duration
 	// Region is where the fragment's inputs are ("": anywhere).
 	Region string
 	// Arrival is when the query arrived (PolicyFIFO and the decay key order by it; zero:
@@ -130,9 +134,14 @@ type entry struct {
 // query is the attained service of a query with queued or running fragments.
 type query struct {
 	attained time.Duration
+	size     time.Duration // declared (0: none)
 	level    int
 	queued   map[string]*entry
 }
+
+// position is where a query stands on the attained-service axis of the levels: its
+// attained service, or its declared size while it has attained less.
+func (qs *query) position() time.Duration { return max(qs.attained, qs.size) }
 
 // Queue is one cluster's work queue. It is not safe for concurrent use.
 type Queue struct {
@@ -183,6 +192,10 @@ func (q *Queue) Push(f Fragment, now time.Time) error {
 	}
 	if _, dup := qs.queued[f.ID]; dup {
 		return ErrDuplicate
+	}
+	if f.Size != qs.size && q.cfg.Policy == PolicyDecay {
+		qs.size = f.Size
+		q.relevel(qs)
 	}
 	e := &entry{Fragment: f, enqueued: now, q: qs}
 	e.key = q.key(e)
@@ -391,7 +404,7 @@ func (q *Queue) Charge(queryID string, d time.Duration) {
 		qs = &query{queued: map[string]*entry{}}
 		q.queries[queryID] = qs
 	}
-	q.chargeLevels(qs.attained, d)
+	q.chargeLevels(qs.position(), d)
 	qs.attained += d
 	if q.cfg.Policy == PolicyFair {
 		for _, e := range qs.queued { // the key is the attained service
@@ -400,7 +413,12 @@ func (q *Queue) Charge(queryID string, d time.Duration) {
 			q.insert(e, e.level)
 		}
 	}
-	lv := q.levelOf(qs.attained)
+	q.relevel(qs)
+}
+
+// relevel moves a query's queued fragments to the level of its position.
+func (q *Queue) relevel(qs *query) {
+	lv := q.levelOf(qs.position())
 	if lv == qs.level {
 		return
 	}
@@ -411,8 +429,8 @@ func (q *Queue) Charge(queryID string, d time.Duration) {
 	}
 }
 
-// chargeLevels adds d of executor time, used by a query that had attained before, to the
-// levels' scheduled time. A fragment that carried its query across level thresholds is
+// chargeLevels adds d of executor time, used by a query at position attained (see
+// query.position), to the levels' scheduled time. A fragment that carried its query across level thresholds is
 // charged to each level up to that level's width, the rest to the level it reached (as
 // Trino's MultilevelSplitQueue does for a long quantum): a long fragment finishing does
 // not make the low levels look over-served.

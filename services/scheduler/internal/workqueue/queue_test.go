@@ -327,3 +327,65 @@ func TestLongFragmentIsChargedAcrossLevels(t *testing.T) {
 		t.Errorf("level 0 charged %.3fs after a short fragment, want 1.3s", got)
 	}
 }
+
+// TestDeclaredSizeSetsTheStartLevel: a query that declares a long size starts in the level
+// of that size, so it does not overtake the long query that arrived before it, while a
+// short query still overtakes both; without a declared size the newer long query's first
+// fragment would run before the older query's (level 0, in arrival order). A size declared too small gains nothing: the query
+// sinks by attained service as any other.
+func TestDeclaredSizeSetsTheStartLevel(t *testing.T) {
+	levels := []time.Duration{0, 100 * time.Millisecond, 10 * time.Second}
+	for _, tt := range []struct {
+		name     string
+		newer    time.Duration // the newer long query's declared size
+		want     []string
+		newerLvl int
+	}{
+		{"declared", 500 * time.Millisecond, []string{"short/1", "older/2", "newer/1"}, 1},
+		{"not declared", 0, []string{"newer/1", "short/1", "older/2"}, 0},
+		{"declared too small", 20 * time.Millisecond, []string{"newer/1", "short/1", "older/2"}, 0},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newQueue(t, Config{Levels: levels})
+			arrival := func(d time.Duration) time.Time { return t0.Add(d) }
+			push(t, q, Fragment{Query: "older", ID: "1", Size: 500 * time.Millisecond, Arrival: arrival(0)}, 0)
+			if _, lv := q.Attained("older"); lv != 1 {
+				t.Fatalf("older query at level %d, want 1 (its declared size)", lv)
+			}
+			q.Pop("", t0)
+			q.Charge("older", 60*time.Millisecond)
+			push(t, q, Fragment{Query: "older", ID: "2", Size: 500 * time.Millisecond, Arrival: arrival(0)}, 70*time.Millisecond)
+			push(t, q, Fragment{Query: "newer", ID: "1", Size: tt.newer, Arrival: arrival(50 * time.Millisecond)}, 50*time.Millisecond)
+			push(t, q, Fragment{Query: "short", ID: "1", Size: 10 * time.Millisecond, Arrival: arrival(60 * time.Millisecond)}, 60*time.Millisecond)
+			if _, lv := q.Attained("newer"); lv != tt.newerLvl {
+				t.Errorf("newer query at level %d, want %d", lv, tt.newerLvl)
+			}
+			if got := drain(q, "", t0.Add(time.Second)); !slices.Equal(got, tt.want) {
+				t.Errorf("order %v, want %v", got, tt.want)
+			}
+		})
+	}
+	t.Run("charged from its size", func(t *testing.T) {
+		q := newQueue(t, Config{Levels: levels})
+		push(t, q, Fragment{Query: "long", ID: "1", Size: 500 * time.Millisecond}, 0)
+		q.Charge("long", 60*time.Millisecond)
+		if l0, l1 := q.levels[0].scheduled, q.levels[1].scheduled; l0 != 0 || math.Abs(l1-0.06) > 1e-9 {
+			t.Errorf("levels charged %.3fs and %.3fs, want 0 and 0.060s", l0, l1)
+		}
+	})
+	t.Run("too small sinks by attained service", func(t *testing.T) {
+		q := newQueue(t, Config{Levels: levels})
+		push(t, q, Fragment{Query: "under", ID: "1", Size: 20 * time.Millisecond}, 0)
+		q.Charge("under", 150*time.Millisecond)
+		if _, lv := q.Attained("under"); lv != 1 {
+			t.Errorf("query at level %d after 150ms of service, want 1", lv)
+		}
+	})
+	t.Run("baselines ignore it", func(t *testing.T) {
+		q := newQueue(t, Config{Policy: PolicyFIFO})
+		push(t, q, Fragment{Query: "long", ID: "1", Size: time.Hour}, 0)
+		if _, lv := q.Attained("long"); lv != 0 {
+			t.Errorf("FIFO put the query at level %d", lv)
+		}
+	})
+}
