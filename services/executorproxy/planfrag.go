@@ -288,7 +288,25 @@ func (p *planExecutor) runRoot(ctx context.Context, msg settler, frag events.Fra
 	}
 	q.Finish(qe)
 	_, qe, rows := q.Outcome()
+	if qe == nil {
+		p.reportRootDone(ctx, frag, began, rows)
+	}
 	settle(msg, x.publishEnd(ctx, terminalSubject(qe), id, qe, rows, time.Since(began), 0))
+}
+
+// reportRootDone reports a finished root's outcome alongside its query's end, without
+// waiting for it: the outcome frees the root's place in the scheduler's window and charges
+// its executor time at once, while the query's end, on the durable QUERIES log, may queue
+// behind other queries' events (each is stored with an fsync). The query's end stays the
+// authority: a lost outcome only leaves the place to be freed by it.
+func (p *planExecutor) reportRootDone(ctx context.Context, frag events.Fragment, began time.Time, rows int64) {
+	ev := events.FragmentDone{FragmentRun: p.runOf(frag), Output: events.FragmentOutput{Fragment: frag.FragmentID, Cluster: p.x.cfg.Cluster, Rows: rows},
+		ReleasedAt: frag.ReleasedAt, StartedAt: began.UTC(), EndedAt: time.Now().UTC()}
+	go func() {
+		if err := p.outcomes.Done(context.WithoutCancel(ctx), ev); err != nil {
+			p.x.log.Debug("root outcome not stored; the query's end frees its place", "query", frag.Query.ID, "err", err)
+		}
+	}()
 }
 
 // inputs maps each child's ID to a readable Parquet file: the path it was written to when

@@ -3,6 +3,9 @@ package scheduler
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -29,13 +32,13 @@ import (
 //   - idle latency: queries placed one after the other on an idle cluster; from a
 //     fragment's release (it is ready and the window has room) to an executor receiving it.
 //     This is the pull loop's latency (Ballista's idle loop waits 50 ms).
-//   - throughput: 1,000 queries placed and cut while the executors are stopped, then the
+//   - throughput: 4,000 queries placed and cut while the executors are stopped, then the
 //     executors start; fragments per second until every query ended. Cutting a plan is
 //     intake work and is measured on its own (cut-plans/s, all cores).
 func BenchmarkDispatch(b *testing.B) {
 	ns, conn := natstest.RunSluice(b)
 	ctx := b.Context()
-	const sequential, queries, clusters, slots = 30, 1000, 4, 64
+	const sequential, queries, clusters, slots = 30, 4000, 4, 64
 	var fleet []*emptyFleet
 	for c := range clusters {
 		fleet = append(fleet, newEmptyFleet(b, conn, fmt.Sprintf("bench-%d", c), slots))
@@ -102,14 +105,18 @@ func BenchmarkDispatch(b *testing.B) {
 	natstest.Eventually(b, 2*time.Minute, "every plan cut and queued", func() bool { return queuedQueries() == queries })
 	cutElapsed := time.Since(cutStart)
 	before := fragments()
+	batchesBefore, reportsBefore, logBefore := lastSeqOf(b, conn, events.StreamPlanFragments), lastSeq(b, conn), lastSeqOf(b, conn, events.StreamQueries)
 	start := time.Now()
 	measureFrom.Store(start.UnixNano())
+	stopProfile := profileCPU(b, os.Getenv("SLUICE_BENCH_CPUPROFILE"))
 	for _, f := range fleet {
 		cc := f.start()
 		defer cc.Stop()
 	}
 	natstest.Eventually(b, 2*time.Minute, "every query ended", func() bool { return ended() == sequential+queries })
 	elapsed := time.Since(start)
+	stopProfile()
+	batches, reports, logged := lastSeqOf(b, conn, events.StreamPlanFragments)-batchesBefore, lastSeq(b, conn)-reportsBefore, lastSeqOf(b, conn, events.StreamQueries)-logBefore
 	n := fragments() - before
 	baseline := relayBaseline(b, conn, plan, clusters, slots, int(n))
 	b.StopTimer()
@@ -128,8 +135,27 @@ func BenchmarkDispatch(b *testing.B) {
 	b.Logf("idle: %d fragments, release → executor p50 %s, p99 %s", len(idle), q(idle, 0.5), q(idle, 0.99))
 	b.Logf("throughput: %d fragments of %d queries on %d clusters × %d slots in %s: %.0f fragments/s (release → executor under load p50 %s, p99 %s)",
 		n, queries, clusters, slots, elapsed.Round(time.Millisecond), rate, q(loaded, 0.5), q(loaded, 0.99))
+	b.Logf("messages: %d batches of fragments (%.1f fragments each), %d reports of outcomes (%.1f each), %d QUERIES events (a query's end): %.3f messages per fragment",
+		batches, float64(n)/float64(batches), reports, float64(n)/float64(reports), logged, float64(batches+reports+logged)/float64(n))
 	b.Logf("baseline: a relay that publishes the next fragments on each report of outcomes, the same windows and executors, no scheduling: %.0f fragments/s (Sluice %.2fx of it)", baseline, rate/baseline)
 	b.Logf("cutting: %d plans cut and queued in %s (%.0f plans/s)", queries, cutElapsed.Round(time.Millisecond), float64(queries)/cutElapsed.Seconds())
+}
+
+// profileCPU writes a CPU profile to path until the returned stop is called (path "":
+// none). BenchmarkDispatch profiles its throughput phase only (SLUICE_BENCH_CPUPROFILE):
+// go test's -cpuprofile would mostly show the cutting before it.
+func profileCPU(b *testing.B, path string) (stop func()) {
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(filepath.Clean(path))
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }
 }
 
 // relayBaseline is the message path without scheduling, measured in the same run: a relay
@@ -215,7 +241,12 @@ func relayBaseline(b *testing.B, conn *natsutil.Conn, plan []byte, clusters, slo
 
 // lastSeq is FRAGMENT_STATUS's last sequence, so that the relay reads only its outcomes.
 func lastSeq(b *testing.B, conn *natsutil.Conn) uint64 {
-	s, err := conn.JS.Stream(b.Context(), events.StreamFragmentStatus)
+	return lastSeqOf(b, conn, events.StreamFragmentStatus)
+}
+
+// lastSeqOf is a stream's last sequence.
+func lastSeqOf(b *testing.B, conn *natsutil.Conn, stream string) uint64 {
+	s, err := conn.JS.Stream(b.Context(), stream)
 	if err != nil {
 		b.Fatal(err)
 	}

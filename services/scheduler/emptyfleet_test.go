@@ -22,7 +22,7 @@ import (
 // emptyFleet is one cluster whose executors do no work: each plan fragment is reported
 // done at once, as an executor-proxy reports it (each fragment of a batch on its own
 // goroutine, outcomes through an events.OutcomeReporter, the batch acknowledged once
-// every outcome is stored), and a root ends its query. It beats like an executor-proxy
+// every outcome is stored), and a root also ends its query. It beats like an executor-proxy
 // (heartbeats expire).
 type emptyFleet struct {
 	tb       testing.TB
@@ -127,6 +127,11 @@ func (e *emptyFleet) run(f events.Fragment, received time.Time) bool {
 	}
 	var err error
 	if f.Root {
+		// As the executor-proxy does: the root's outcome goes alongside its query's end.
+		go func() {
+			_ = e.outcomes.Done(e.ctx, events.FragmentDone{FragmentRun: events.FragmentRun{QueryID: f.Query.ID, FragmentID: f.FragmentID, Cluster: e.cluster,
+				Attempt: f.Attempt, Dispatch: f.Dispatch}, Output: events.FragmentOutput{Fragment: f.FragmentID}, StartedAt: received, EndedAt: time.Now()})
+		}()
 		_, err = e.pub.Publish(e.ctx, events.SubjectFinished, events.MsgIDTerminal(f.Query.ID), f.Query.ID, events.TypeQueryFinished,
 			events.QueryEnded{QueryID: f.Query.ID, Cluster: e.cluster, EndedAt: time.Now().UTC()})
 	} else {

@@ -72,18 +72,23 @@ func wireRows(pages []protocol.QueryResults) [][]rowcompare.Cell {
 	return out
 }
 
-// fragmentsDone reads every fragment-done event: the clusters that ran fragments, and the
-// count per query.
-func fragmentsDone(t *testing.T, js jetstream.JetStream) (map[string]int, map[string]int) {
+// fragmentsDone reads every fragment-done event: the clusters that ran fragments, the
+// count of non-root fragments per query, and of roots (their output has no file: the
+// client read it) per query.
+func fragmentsDone(t *testing.T, js jetstream.JetStream) (clusters, perQuery, roots map[string]int) {
 	t.Helper()
-	clusters, perQuery := map[string]int{}, map[string]int{}
+	clusters, perQuery, roots = map[string]int{}, map[string]int{}, map[string]int{}
 	eachOutcomes(t, js, func(o events.FragmentOutcomes) {
 		for _, d := range o.Done {
 			clusters[d.Cluster]++
-			perQuery[d.QueryID]++
+			if d.Output.Path == "" {
+				roots[d.QueryID]++
+			} else {
+				perQuery[d.QueryID]++
+			}
 		}
 	})
-	return clusters, perQuery
+	return clusters, perQuery, roots
 }
 
 // TestTPCHPlansThroughSluice submits the 21 Isthmus TPC-H plans to /v1/plan at once.
@@ -130,9 +135,14 @@ func TestTPCHPlansThroughSluice(t *testing.T) {
 			t.Errorf("%s through Sluice differs from DuckDB: %v", q, err)
 		}
 	}
-	clusters, perQuery := fragmentsDone(t, js)
+	clusters, perQuery, roots := fragmentsDone(t, js)
 	if clusters["local-1"] == 0 || clusters["local-2"] == 0 {
 		t.Errorf("fragments ran on %v, want both local clusters", clusters)
+	}
+	for q, id := range ids { // the outcome that frees the root's place in the window
+		if roots[id] == 0 {
+			t.Errorf("%s: no outcome reported for its root fragment", q)
+		}
 	}
 	if perQuery[ids["q01"]] < 4 {
 		t.Errorf("q01 ran %d non-root fragments, want its LINEITEM scan split into one partition per slot", perQuery[ids["q01"]])

@@ -242,6 +242,30 @@ func TestMissingInputRerunsTheChild(t *testing.T) {
 	}
 }
 
+// TestRootOutcomeFreesItsPlace: the outcome of a finished root frees its place in the
+// window and charges its executor time before its query's end arrives, and the end that
+// follows changes nothing more.
+func TestRootOutcomeFreesItsPlace(t *testing.T) {
+	e := newEngine(t, Config{})
+	e.SetCluster("c1", 1, "", t0)
+	a, _ := e.Add(Query{ID: "a", Cluster: "c1", DAG: dag(t, "q06", "a", nil)}, t0)
+	e.Add(Query{ID: "b", Cluster: "c1", DAG: dag(t, "q06", "b", nil)}, t0.Add(time.Millisecond))
+	for !a.Releases[0].Root {
+		a = finished(e, a.Releases[0], time.Millisecond, t0)
+	}
+	before, _ := e.Attained("a")
+	a = finished(e, a.Releases[0], 5*time.Millisecond, t0)
+	if len(a.Releases) != 1 || a.Releases[0].Query != "b" {
+		t.Fatalf("after a's root finished: %+v, want b's first fragment in the freed place", a.Releases)
+	}
+	if after, _ := e.Attained("a"); after-before != 5*time.Millisecond {
+		t.Errorf("a's root charged %s, want 5ms", after-before)
+	}
+	if _, a = e.Ended("a", t0); len(a.Releases) != 0 {
+		t.Errorf("a's end released %+v into a full window", a.Releases)
+	}
+}
+
 func TestCancelDropsQueuedFragmentsAndEndFreesTheWindow(t *testing.T) {
 	e := newEngine(t, Config{})
 	e.SetCluster("c1", 1, "", t0)
