@@ -121,3 +121,19 @@ func splitLongTime(jobs []planJob, outs []planOutcome, runs []fragmentRun) longT
 	}
 	return t
 }
+
+// meanLongTime averages the splits of several plays of one schedule.
+func meanLongTime(ts []longTime) longTime {
+	var m longTime
+	for _, t := range ts {
+		m.own += t.own
+		m.short += t.short
+		m.earlierLong += t.earlierLong
+		m.laterLong += t.laterLong
+		m.other += t.other
+	}
+	if n := time.Duration(len(ts)); n > 0 {
+		m.own, m.short, m.earlierLong, m.laterLong, m.other = m.own/n, m.short/n, m.earlierLong/n, m.laterLong/n, m.other/n
+	}
+	return m
+}
