@@ -430,10 +430,10 @@ func (q *Queue) relevel(qs *query) {
 }
 
 // chargeLevels adds d of executor time, used by a query at position attained (see
-// query.position), to the levels' scheduled time. A fragment that carried its query across level thresholds is
-// charged to each level up to that level's width, the rest to the level it reached (as
-// Trino's MultilevelSplitQueue does for a long quantum): a long fragment finishing does
-// not make the low levels look over-served.
+// query.position), to the levels' scheduled time. A fragment that carried its query
+// across level thresholds is charged to each level up to that level's width, the rest to
+// the level it reached (as Trino's MultilevelSplitQueue does for a long quantum): a long
+// fragment finishing does not make the low levels look over-served.
 func (q *Queue) chargeLevels(attained, d time.Duration) {
 	lv := q.levelOf(attained)
 	for ; lv+1 < len(q.cfg.Levels) && d > 0; lv++ {

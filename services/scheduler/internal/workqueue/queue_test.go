@@ -330,9 +330,10 @@ func TestLongFragmentIsChargedAcrossLevels(t *testing.T) {
 
 // TestDeclaredSizeSetsTheStartLevel: a query that declares a long size starts in the level
 // of that size, so it does not overtake the long query that arrived before it, while a
-// short query still overtakes both; without a declared size the newer long query's first
-// fragment would run before the older query's (level 0, in arrival order). A size declared too small gains nothing: the query
-// sinks by attained service as any other.
+// short query still overtakes both. Without a declared size, or with one too small to
+// leave level 0, the newer long query's first fragment runs before the older query's
+// (level 0, in arrival order). A size declared too small gains nothing: the query sinks
+// by attained service as any other.
 func TestDeclaredSizeSetsTheStartLevel(t *testing.T) {
 	levels := []time.Duration{0, 100 * time.Millisecond, 10 * time.Second}
 	for _, tt := range []struct {
