@@ -37,18 +37,21 @@ import (
 // FragmentBatch), and executors report outcomes the same way: under load one JetStream
 // message carries many fragments, while an idle scheduler still sends each at once.
 type planLoop struct {
-	cfg     Config
-	log     *slog.Logger
-	js      jetstream.JetStream
-	pub     *events.Publisher
-	tracer  trace.Tracer
-	engine  *plans.Engine
-	inputs  mailbox
-	cuts    chan struct{}               // bounds the plans cut at once
-	traces  map[string]context.Context  // each plan query's trace, for its fragments
-	specs   map[string]events.QuerySpec // each plan query's session (without its plan)
-	load    jetstream.KeyValue
-	lastPub events.SchedulerLoad
+	cfg    Config
+	log    *slog.Logger
+	js     jetstream.JetStream
+	pub    *events.Publisher
+	tracer trace.Tracer
+	engine *plans.Engine
+	inputs mailbox
+	cuts   chan struct{}              // bounds the plans cut at once
+	traces map[string]context.Context // each plan query's trace, for its fragments
+	// unplacedCancels are the queries whose cancel was requested before they were placed,
+	// until their end: a plan placed after its cancel ends at once, canceled.
+	unplacedCancels map[string]bool
+	specs           map[string]events.QuerySpec // each plan query's session (without its plan)
+	load            jetstream.KeyValue
+	lastPub         events.SchedulerLoad
 	// memoryLimit is the memory soft limit in bytes (0: none), compared with the heap.
 	memoryLimit int64
 	// inlinePlan is the largest fragment plan carried inside a batch; larger ones go
@@ -95,7 +98,7 @@ func newPlanLoop(ctx context.Context, cfg Config, log *slog.Logger, js jetstream
 	}
 	return &planLoop{cfg: cfg, memoryLimit: memoryLimit, inlinePlan: inlinePlan, planObjects: map[string]map[string]bool{}, log: log, js: js, pub: pub, tracer: tracer, engine: eng, load: load, rebuilding: true,
 		nonce: events.NewNonce(), inputs: newMailbox(), cuts: make(chan struct{}, max(runtime.GOMAXPROCS(0), 1)),
-		traces: map[string]context.Context{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
+		traces: map[string]context.Context{}, unplacedCancels: map[string]bool{}, specs: map[string]events.QuerySpec{}, slots: map[string]int{}}, nil
 }
 
 // run follows the log and the heartbeats and applies them until ctx ends.
@@ -318,11 +321,20 @@ func (l *planLoop) onEvent(ctx context.Context, msg jetstream.Msg) func(time.Tim
 		if _, err := events.Decode(h, data, events.TypeQueryCancelRequested, &c); err != nil {
 			return nil
 		}
-		return func(now time.Time) plans.Actions { return l.engine.Cancel(c.QueryID, now) }
+		return func(now time.Time) plans.Actions {
+			if !l.engine.Has(c.QueryID) {
+				// Not placed yet (or not a plan): placement may still place it, having
+				// taken its admission before it saw the cancel. It is canceled when placed.
+				l.unplacedCancels[c.QueryID] = true
+				return plans.Actions{}
+			}
+			return l.engine.Cancel(c.QueryID, now)
+		}
 	case events.IsTerminal(subject):
 		id := h.Get("ce-subject")
 		return func(now time.Time) plans.Actions {
 			outs, a := l.engine.Ended(id, now)
+			delete(l.unplacedCancels, id)
 			delete(l.traces, id)
 			delete(l.specs, id)
 			l.deleteObjects(id, outs)
@@ -358,14 +370,18 @@ func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, dag *fragme
 	if l.engine.Has(id) {
 		return l.engine.Move(id, p.Cluster, p.Attempt, now)
 	}
+	if l.unplacedCancels[id] {
+		// Placed after its cancel was requested: it ends at once, before any fragment
+		// runs (and again, idempotently, should it be placed once more before its end).
+		return endWith(id, p.Cluster, events.SubjectCanceled, protocol.NewError(protocol.UserCanceled, "Query was canceled"))
+	}
 	if err != nil {
 		l.log.Info("plan cannot be scheduled", "query", id, "err", err)
 		var qe *protocol.QueryError
 		if !errors.As(err, &qe) {
 			qe = protocol.NewError(protocol.GenericInternalError, "%v", err)
 		}
-		return plans.Actions{Ends: []plans.End{{Query: id, Cluster: p.Cluster, Subject: events.SubjectFailed,
-			Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}}}}
+		return endWith(id, p.Cluster, events.SubjectFailed, qe)
 	}
 	l.traces[id] = ctx
 	spec := p.Query
@@ -377,6 +393,13 @@ func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, dag *fragme
 		l.log.Warn("cannot schedule plan", "query", id, "err", err)
 	}
 	return a
+}
+
+// endWith ends a query that the engine does not hold with the terminal event subject,
+// carrying qe.
+func endWith(id, cluster, subject string, qe *protocol.QueryError) plans.Actions {
+	return plans.Actions{Ends: []plans.End{{Query: id, Cluster: cluster, Subject: subject,
+		Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}}}}
 }
 
 // cut loads a plan query's plan and cuts it into fragments, partitioning the tables of
