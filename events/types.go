@@ -323,7 +323,9 @@ type FragmentRun struct {
 }
 
 // FragmentDone is reported by an executor-proxy when a non-root fragment of a plan query
-// finished and its output is stored.
+// finished and its output is stored, or when a root finished (its output has no file: the
+// client read its rows; the query's terminal event goes alongside and stays the authority
+// on the query's end).
 type FragmentDone struct {
 	FragmentRun
 	Output     FragmentOutput `json:"output"`
