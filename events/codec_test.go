@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/sluicehq/sluice/events"
+	"github.com/sluicehq/sluice/pkg/protocol"
 )
 
 // at is a fixed UTC instant with nanoseconds, so JSON round trips compare with DeepEqual.
@@ -373,5 +374,20 @@ func TestEncodeErrors(t *testing.T) {
 				t.Fatalf("Encode succeeded with headers %v", msg.Header)
 			}
 		})
+	}
+}
+
+// TestErrorInfoOf: a protocol error becomes a terminal event's error with its location;
+// no error, no error info.
+func TestErrorInfoOf(t *testing.T) {
+	qe := protocol.NewError(protocol.SyntaxError, "line 1:8: mismatched input")
+	qe.ErrorLocation = &protocol.ErrorLocation{LineNumber: 1, ColumnNumber: 8}
+	got := events.ErrorInfoOf(qe)
+	want := events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType, Line: 1, Column: 8}
+	if got == nil || *got != want {
+		t.Errorf("ErrorInfoOf = %+v, want %+v", got, want)
+	}
+	if events.ErrorInfoOf(nil) != nil {
+		t.Error("ErrorInfoOf(nil) is not nil")
 	}
 }

@@ -1,6 +1,10 @@
 package events
 
-import "time"
+import (
+	"time"
+
+	"github.com/sluicehq/sluice/pkg/protocol"
+)
 
 // CloudEvents types, one per payload.
 const (
@@ -242,6 +246,19 @@ type QueryErrorInfo struct {
 	ErrorType string `json:"errorType"`
 	Line      int    `json:"lineNumber,omitempty"`
 	Column    int    `json:"columnNumber,omitempty"`
+}
+
+// ErrorInfoOf is the terminal-event form of a protocol error, with its location (nil for
+// nil).
+func ErrorInfoOf(qe *protocol.QueryError) *QueryErrorInfo {
+	if qe == nil {
+		return nil
+	}
+	info := &QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
+	if qe.ErrorLocation != nil {
+		info.Line, info.Column = qe.ErrorLocation.LineNumber, qe.ErrorLocation.ColumnNumber
+	}
+	return info
 }
 
 // Fragment is one unit of work for an executor-proxy. For SQL queries a fragment is the whole

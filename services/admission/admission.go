@@ -448,7 +448,7 @@ func (s *service) end(ctx context.Context, t *term, e *state.Entry, subject stri
 	ceType := events.TypeForSubject[subject]
 	err := s.publish(ctx, t, subject, events.MsgIDTerminal(e.ID), e.ID, ceType,
 		events.QueryEnded{QueryID: e.ID, EndedAt: time.Now().UTC(), By: "admission",
-			Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}})
+			Error: events.ErrorInfoOf(qe)})
 	if err != nil {
 		return err
 	}

@@ -414,13 +414,7 @@ func canceledError(reason string) *protocol.QueryError {
 // totalCpuTime, or with DuckDB, which does not measure CPU per query, the execution time.
 func (x *executor) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError, rows int64, cpu time.Duration, peakMemory int64) bool {
 	ev := events.QueryEnded{QueryID: id, Cluster: x.cfg.Cluster, EndedAt: time.Now().UTC(), Rows: rows, CPUTimeMillis: cpu.Milliseconds(),
-		PeakMemoryBytes: peakMemory, By: "executor-proxy/" + x.cfg.Cluster}
-	if qe != nil {
-		ev.Error = &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
-		if qe.ErrorLocation != nil {
-			ev.Error.Line, ev.Error.Column = qe.ErrorLocation.LineNumber, qe.ErrorLocation.ColumnNumber
-		}
-	}
+		PeakMemoryBytes: peakMemory, By: "executor-proxy/" + x.cfg.Cluster, Error: events.ErrorInfoOf(qe)}
 	return x.publishRetrying(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject], ev)
 }
 

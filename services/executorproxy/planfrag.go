@@ -372,7 +372,7 @@ func (p *planExecutor) classify(ctx context.Context, err error, frag events.Frag
 
 func (p *planExecutor) publishFailed(ctx context.Context, frag events.Fragment, started time.Time, qe *protocol.QueryError, retriable bool, lost []string) bool {
 	ev := events.FragmentFailed{FragmentRun: p.runOf(frag),
-		Error:     &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType},
+		Error:     events.ErrorInfoOf(qe),
 		Retriable: retriable, MissingInputs: lost, StartedAt: started.UTC(), EndedAt: time.Now().UTC()}
 	if frag.Root && !retriable {
 		// The root's failure ends the query (the scheduler would end it the same way).

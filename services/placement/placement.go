@@ -306,7 +306,7 @@ func (s *service) publishPlaced(ctx context.Context, q events.QuerySpec, cluster
 func (s *service) publishEnd(ctx context.Context, subject, id string, qe *protocol.QueryError) error {
 	_, err := s.pub.Publish(ctx, subject, events.MsgIDTerminal(id), id, events.TypeForSubject[subject],
 		events.QueryEnded{QueryID: id, EndedAt: time.Now().UTC(), By: "placement",
-			Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}})
+			Error: events.ErrorInfoOf(qe)})
 	if err == nil {
 		s.reg.MarkEnded(id)
 	}

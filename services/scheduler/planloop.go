@@ -398,8 +398,7 @@ func (l *planLoop) placed(ctx context.Context, p events.QueryPlaced, dag *fragme
 // endWith ends a query that the engine does not hold with the terminal event subject,
 // carrying qe.
 func endWith(id, cluster, subject string, qe *protocol.QueryError) plans.Actions {
-	return plans.Actions{Ends: []plans.End{{Query: id, Cluster: cluster, Subject: subject,
-		Error: &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}}}}
+	return plans.Actions{Ends: []plans.End{{Query: id, Cluster: cluster, Subject: subject, Error: events.ErrorInfoOf(qe)}}}
 }
 
 // cut loads a plan query's plan and cuts it into fragments, partitioning the tables of

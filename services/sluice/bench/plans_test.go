@@ -152,7 +152,7 @@ func BenchmarkPlanFairness(b *testing.B) {
 			o := playPlans(b, u, plans, jobs, h)
 			played[p], outs[p] = append(played[p], jobs...), append(outs[p], o...)
 			split[p] = append(split[p], splitLongTime(jobs, o, recorded.take()))
-			spans[p] = append(spans[p], fairSummary(jobs, alone, o).span)
+			spans[p] = append(spans[p], playSpan(o))
 			stop()
 		}
 		stats := map[string]fairStats{}
@@ -307,14 +307,13 @@ func playPlans(b *testing.B, base string, plans map[string][]byte, jobs []planJo
 	return outs
 }
 
-// fairSummary computes the short and long plans' latency figures of one run.
+// fairSummary computes the short and long plans' latency figures of one or more plays
+// (jobs[i] was played as outs[i]); the span is the caller's (see playSpan).
 func fairSummary(jobs []planJob, alone map[string]time.Duration, outs []planOutcome) fairStats {
 	var short, long []time.Duration
 	var slow float64
-	first, last := outs[0].submit, outs[0].done
 	for i, j := range jobs {
 		o := outs[i]
-		first, last = minTime(first, o.submit), maxTime(last, o.done)
 		lat := o.done.Sub(o.submit)
 		if j.long {
 			long = append(long, lat)
@@ -323,11 +322,19 @@ func fairSummary(jobs []planJob, alone map[string]time.Duration, outs []planOutc
 			short = append(short, lat)
 		}
 	}
-	span := last.Sub(first)
 	slices.Sort(short)
 	slices.Sort(long)
 	return fairStats{shortMean: mean(short), shortP50: percentile(short, 0.5), shortP99: percentile(short, 0.99), shortMax: short[len(short)-1],
-		longMean: mean(long), longMax: long[len(long)-1], longSlowdown: slow / float64(len(long)), span: span}
+		longMean: mean(long), longMax: long[len(long)-1], longSlowdown: slow / float64(len(long))}
+}
+
+// playSpan is how long one play took, from its first submission to its last answer.
+func playSpan(outs []planOutcome) time.Duration {
+	first, last := outs[0].submit, outs[0].done
+	for _, o := range outs {
+		first, last = minTime(first, o.submit), maxTime(last, o.done)
+	}
+	return last.Sub(first)
 }
 
 // minTime is the earlier of a and b.

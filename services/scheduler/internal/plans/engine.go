@@ -705,8 +705,7 @@ func (e *Engine) fail(q *query, qe *protocol.QueryError) Actions {
 	if qe.ErrorName == protocol.UserCanceled.Name {
 		subject = events.SubjectCanceled
 	}
-	info := &events.QueryErrorInfo{Message: qe.Message, ErrorCode: qe.ErrorCode, ErrorName: qe.ErrorName, ErrorType: qe.ErrorType}
-	return Actions{Ends: []End{{Query: q.ID, Cluster: q.Cluster, Subject: subject, Error: info}}}
+	return Actions{Ends: []End{{Query: q.ID, Cluster: q.Cluster, Subject: subject, Error: events.ErrorInfoOf(qe)}}}
 }
 
 func (e *Engine) drop(q *query) {
